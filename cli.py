@@ -1,0 +1,1 @@
+"""The single `anxin` command-line entry point."""

@@ -1,0 +1,99 @@
+"""The insurer's filing: catalog, underwriting rules and demo data, loaded once.
+
+The project ships its own copy under ``knowledge/data``; an insurer can point
+``ANXIN_FILING_DIR`` at a folder holding its own ``catalog.yaml``,
+``underwriting.yaml`` and ``demo_data.yaml``.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+FILING_FILES = ("catalog.yaml", "underwriting.yaml", "demo_data.yaml")
+
+
+def filing_dir() -> Path:
+    """Folder holding the filing YAML files (``ANXIN_FILING_DIR`` or the shipped copy)."""
+    return Path(os.environ.get("ANXIN_FILING_DIR") or DATA_DIR)
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_catalog() -> dict[str, Any]:
+    """The product catalog (``catalog.yaml``) as plain Python data."""
+    return _load(str(filing_dir() / "catalog.yaml"))
+
+
+def load_underwriting() -> dict[str, Any]:
+    """The pre-underwriting rules (``underwriting.yaml``)."""
+    return _load(str(filing_dir() / "underwriting.yaml"))
+
+
+def load_demo_data() -> dict[str, Any]:
+    """Demo customers, policies and claims (``demo_data.yaml``)."""
+    return _load(str(filing_dir() / "demo_data.yaml"))
+
+
+def products() -> dict[str, dict[str, Any]]:
+    """Products keyed by id, in catalog order."""
+    return {p["id"]: p for p in load_catalog()["products"]}
+
+
+def product(product_id: str) -> dict[str, Any] | None:
+    """One product's catalog entry, or None when the id is unknown (case-insensitive)."""
+    return products().get(product_id.strip().upper()) if product_id else None
+
+
+def product_section_ids(product_id: str) -> list[str]:
+    """Every citable clause id of a product's wording, in reading order.
+
+    Built from ``general.clause_ids``: the product sections, one per coverage
+    (``<ID>-COV-<code>``) and one per exclusion (its own ``id``), plus the
+    sections every wording carries (agreement, definitions, claims procedure,
+    grace and lapse, cancellation, genetic-data statement).
+    """
+    p = products()[product_id]
+    pid = p["id"]
+    ids = [f"{pid}-AGREEMENT", f"{pid}-DEFINITIONS", f"{pid}-ELIGIBILITY"]
+    ids += [f"{pid}-COV-{c['code']}" for c in p.get("coverages", [])]
+    ids += [f"{pid}-WAITING", f"{pid}-DEDUCTIBLE", f"{pid}-BENEFIT-PERIOD"]
+    ids += [e["id"] for e in p.get("exclusions", [])]
+    ids += [f"{pid}-CLAIM-PROCEDURE", f"{pid}-CLAIM-DOCS", f"{pid}-CLAIM-SETTLEMENT"]
+    ids += [f"{pid}-COOLING-OFF", f"{pid}-RENEWAL", f"{pid}-GRACE", f"{pid}-CANCELLATION"]
+    ids += [f"{pid}-GENETIC", f"{pid}-RATING"]
+    return ids
+
+
+def general_clause_ids() -> list[str]:
+    """The ``GEN-*`` clause ids of the general terms, plus the HBB programme clause."""
+    return list(load_catalog()["general"]["clause_ids"]["general"]) + ["PRG-HBB"]
+
+
+def underwriting_clause_ids() -> list[str]:
+    """Every rule id (``UW-...``) and exclusion clause id (``EX-...``) of underwriting.yaml."""
+    uw = load_underwriting()
+    ids: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            rid = node.get("rule_id")
+            if isinstance(rid, str) and rid not in ids:
+                ids.append(rid)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(uw)
+    ids += [k for k in uw.get("exclusion_clauses", {}) if k not in ids]
+    return ids
