@@ -1,0 +1,90 @@
+"""Recognise contract and product names inside a query.
+
+Customers name the contract they hold ("我的安心百万医疗", "Guardian critical
+illness", "MED-100", a full contract title). A mention boosts that document's
+passages in retrieval. Names come from the catalog (names, product types, ids)
+and from the titles of every ingested document, so an insurer's own wordings are
+recognised the same way as ours.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from anxin.knowledge.text import normalise
+
+_NOISE = re.compile(r"[\s《》〈〉“”\"'‘’()（）\[\]【】·,，.。:：;；!！?？_\-—/]+")
+_GENERIC_SUFFIXES = ("产品条款", "保险条款", "条款", "policy wording", "wording", "terms")
+_GENERIC_NAMES = {"保险", "insurance", "条款", "policy"}
+
+
+def squash(text: str) -> str:
+    """Lower-cased text without spaces and punctuation, for substring matching."""
+    return _NOISE.sub("", normalise(text))
+
+
+def _core(name: str) -> str:
+    core = squash(name)
+    for suffix in _GENERIC_SUFFIXES:
+        s = squash(suffix)
+        if core.endswith(s) and len(core) - len(s) >= 4:
+            core = core[: -len(s)]
+    return core
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    """A name and the document keys (doc ids) it points at."""
+
+    name: str
+    core: str
+    docs: tuple[str, ...]
+    exact_only: bool = False  # ids and short aliases must appear verbatim
+
+
+class NameIndex:
+    """All known names; :meth:`match` returns ``{doc: strength}`` for a query."""
+
+    def __init__(self, entries: list[NameEntry]) -> None:
+        self.entries = [e for e in entries if e.core and e.core not in _GENERIC_NAMES]
+
+    @classmethod
+    def build(cls, titles: dict[str, set[str]], catalog_products: list[dict] | None = None) -> "NameIndex":
+        """``titles``: doc id → titles of its documents; products add names, types and ids."""
+        entries: list[NameEntry] = []
+        for doc, names in titles.items():
+            for title in names:
+                entries.append(NameEntry(title, _core(title), (doc,)))
+            entries.append(NameEntry(doc, squash(doc), (doc,), exact_only=True))
+        for p in catalog_products or []:
+            pid = p["id"]
+            for lang in ("zh", "en"):
+                for field in ("name", "product_type"):
+                    value = (p.get(field) or {}).get(lang)
+                    if value:
+                        entries.append(NameEntry(value, _core(value), (pid,), exact_only=field == "product_type"))
+        return cls(entries)
+
+    def match(self, query: str) -> dict[str, float]:
+        """Documents named in the query with a strength in (0, 1]."""
+        q = squash(query)
+        found: dict[str, float] = {}
+        if not q:
+            return found
+        for entry in self.entries:
+            core = entry.core
+            if core in q:
+                strength = 1.0
+            elif entry.exact_only or len(core) < 4:
+                continue
+            else:
+                m = SequenceMatcher(None, core, q, autojunk=False).find_longest_match(0, len(core), 0, len(q))
+                if m.size < 4:
+                    continue
+                strength = m.size / len(core)
+                if strength < 0.5:
+                    continue
+            for doc in entry.docs:
+                found[doc] = max(found.get(doc, 0.0), strength)
+        return found
