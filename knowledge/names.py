@@ -68,23 +68,35 @@ class NameIndex:
 
     def match(self, query: str) -> dict[str, float]:
         """Documents named in the query with a strength in (0, 1]."""
+        return self.find(query)[0]
+
+    def find(self, query: str) -> tuple[dict[str, float], str]:
+        """Documents named in the query, and the squashed query with those names cut out
+        (so words inside a product's name are not read as the customer's question)."""
         q = squash(query)
         found: dict[str, float] = {}
+        spans: list[tuple[int, int]] = []
         if not q:
-            return found
+            return found, q
         for entry in self.entries:
             core = entry.core
-            if core in q:
-                strength = 1.0
+            at = q.find(core)
+            if at >= 0:
+                strength, span = 1.0, (at, at + len(core))
             elif entry.exact_only or len(core) < 4:
                 continue
             else:
                 m = SequenceMatcher(None, core, q, autojunk=False).find_longest_match(0, len(core), 0, len(q))
                 if m.size < 4:
                     continue
-                strength = m.size / len(core)
+                strength, span = m.size / len(core), (m.b, m.b + m.size)
                 if strength < 0.5:
                     continue
+            spans.append(span)
             for doc in entry.docs:
                 found[doc] = max(found.get(doc, 0.0), strength)
-        return found
+        keep = [True] * len(q)
+        for a, b in spans:
+            for i in range(a, b):
+                keep[i] = False
+        return found, "".join(c if k else " " for c, k in zip(q, keep))

@@ -20,6 +20,7 @@ import numpy as np
 from anxin.knowledge.embeddings import get_embedder
 from anxin.knowledge.filing import load_catalog
 from anxin.knowledge.names import NameIndex
+from anxin.knowledge.query_expansion import expand
 from anxin.knowledge.text import detect_language, tokenize
 from anxin.knowledge.vector_store import get_collection
 
@@ -36,6 +37,8 @@ class RetrievalConfig:
     candidates: int = 50
     name_boost: float = 0.05      # added per unit of name-match strength
     language_bonus: float = 0.002  # prefer the query's language when a clause exists in both
+    expand_query: bool = True      # customer phrasing → policy vocabulary (data/query_lexicon.yaml)
+    expand_dense: bool = False     # also embed the expanded query
 
 
 @dataclass
@@ -184,14 +187,15 @@ class HybridSearcher:
                               snap.doc_rows.get(product.strip(), np.asarray([], dtype=int))).astype(int)
             if rows.size == 0:
                 return []
-        named = snap.names.match(query)
+        named, unnamed = snap.names.find(query)
         named_rows = [snap.doc_rows[d] for d in named if d in snap.doc_rows]
         # product ids named in the query also point at their documents
         named_rows += [snap.product_rows[d] for d in named if d in snap.product_rows]
 
-        qv = get_embedder().embed_query(query)
+        expanded = expand(query, unnamed) if cfg.expand_query else query
+        qv = get_embedder().embed_query(expanded if cfg.expand_dense else query)
         dense = self._dense_scores(snap, qv, rows)
-        tokens = tokenize(query)
+        tokens = tokenize(expanded)
         bm = np.zeros(len(snap.ids), dtype=np.float32)
         if tokens and snap.bm25 is not None:
             bm = snap.bm25.get_scores(tokens)

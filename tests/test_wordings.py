@@ -13,7 +13,7 @@ from anxin.knowledge import filing
 WORDINGS = Path(filing.__file__).resolve().parent / "wordings"
 LANGS = ("zh", "en")
 CLAUSE_ID = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9_]+)+\b")
-NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(万|亿|%|％)?")
+NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(万|亿|%|％)?")
 
 
 def numbers_in(text: str) -> list[tuple[Decimal, str]]:

@@ -1,0 +1,223 @@
+"""`anxin bench`: benchmarks that write ``benchmarks/results/<name>.json``."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import typer
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+QUESTIONS = Path(__file__).resolve().parent / "questions" / "retrieval.jsonl"
+INSQABENCH = Path(__file__).resolve().parents[2] / "shared" / "external" / "insqabench"
+
+app = typer.Typer(help="Run benchmarks; results go to benchmarks/results/.", no_args_is_help=True)
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def write_result(name: str, payload: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
+    """Write one benchmark's JSON with machine and timestamp."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": machine(), **payload}
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def score_ranking(cases: Iterable[tuple[str, Callable[[], list[Any]], Callable[[Any], bool]]]) -> dict[str, Any]:
+    """hit@1, hit@5, MRR and latency over (id, run_search, is_relevant) cases."""
+    hits1 = hits5 = 0
+    rr: list[float] = []
+    lat: list[float] = []
+    misses: list[str] = []
+    n = 0
+    for case_id, run, relevant in cases:
+        n += 1
+        t = time.perf_counter()
+        results = run()
+        lat.append((time.perf_counter() - t) * 1000)
+        rank = next((r.rank for r in results if relevant(r)), None)
+        hits1 += rank == 1
+        hits5 += rank is not None and rank <= 5
+        rr.append(1.0 / rank if rank else 0.0)
+        if rank != 1:
+            misses.append(case_id)
+    return {
+        "questions": n,
+        "hit@1": round(hits1 / n, 4) if n else 0.0,
+        "hit@5": round(hits5 / n, 4) if n else 0.0,
+        "mrr": round(statistics.fmean(rr), 4) if rr else 0.0,
+        "latency_ms": {"p50": round(percentile(lat, 50), 2), "p95": round(percentile(lat, 95), 2),
+                       "max": round(max(lat), 2) if lat else 0.0},
+        "not_first": misses,
+    }
+
+
+def _ingest_stats(report) -> dict[str, Any]:
+    return {"chunks": report.chunks, "seconds": round(report.seconds, 2),
+            "chunks_per_s": round(report.chunks_per_second, 2), "errors": len(report.errors)}
+
+
+def bench_own(collection: str = "bench-own") -> dict[str, Any]:
+    """The project's own customer questions over the shipped wordings."""
+    from anxin.knowledge.index import build_default_index
+    from anxin.knowledge.retrieval import get_searcher
+
+    report = build_default_index(collection)
+    searcher = get_searcher(collection)
+    items = [json.loads(l) for l in QUESTIONS.read_text(encoding="utf-8").splitlines() if l.strip()]
+    cases = []
+    for item in items:
+        expected = set(item["expected"])
+        cases.append((item["id"], lambda q=item["query"]: searcher.search(q, k=5),
+                      lambda r, e=expected: r.clause_id in e))
+    result = score_ranking(cases)
+    by_lang = {}
+    for lang in ("zh", "en"):
+        sub = [c for c, i in zip(cases, items) if i.get("lang") == lang]
+        if sub:
+            s = score_ranking(sub)
+            by_lang[lang] = {k: s[k] for k in ("questions", "hit@1", "hit@5", "mrr")}
+    return {**result, "by_language": by_lang, "ingest": _ingest_stats(report)}
+
+
+def bench_insqabench(split: str = "dev", collection: str | None = None) -> dict[str, Any]:
+    """InsQABench clause questions: every fragment ingested, each question asked with its contract named."""
+    from anxin.evals.insqabench import doc_id_for, load_items, query_for, write_documents
+    from anxin.knowledge.ingest import ingest
+    from anxin.knowledge.retrieval import get_searcher
+
+    path = INSQABENCH / f"clause_{split}.json"
+    if not path.exists():
+        return {"skipped": f"{path} not found"}
+    items = load_items(path)
+    collection = collection or f"bench-insqabench-{split}"
+    docs_dir = Path(tempfile.mkdtemp(prefix="insqabench-"))
+    write_documents(items, docs_dir)
+    report = ingest([docs_dir], collection)
+    searcher = get_searcher(collection)
+
+    def squash(s: str) -> str:
+        return "".join(s.split())
+
+    cases = [(str(it.id), lambda it=it: searcher.search(query_for(it), k=5),
+              lambda r, it=it: r.doc == doc_id_for(it.contract) and squash(it.fragment) in squash(r.text))
+             for it in items]
+    return {**score_ranking(cases), "split": split, "contracts": len({i.contract for i in items}),
+            "ingest": _ingest_stats(report)}
+
+
+def bench_scale(target_chunks: int = 10_000, source_collections: tuple[str, ...] = ("bench-own", "bench-insqabench-dev"),
+                queries: int = 200) -> dict[str, Any]:
+    """Search latency with ``target_chunks`` chunks indexed.
+
+    The collection is filled with copies of the real passages (and their real e5
+    vectors) from the other benchmark collections under distinct document ids, so no
+    extra embedding time is spent; search cost depends on the number of chunks, the
+    vector size and the text statistics, not on the vector values.
+    """
+    from anxin.knowledge.retrieval import HybridSearcher
+    from anxin.knowledge.vector_store import get_client, get_collection
+
+    rows: list[tuple[str, dict, Any]] = []
+    for name in source_collections:
+        col = get_collection(name)
+        got = col.get(include=["documents", "metadatas", "embeddings"])
+        rows += list(zip(got["documents"], got["metadatas"], got["embeddings"]))
+    if not rows:
+        return {"skipped": "run the own and InsQABench benchmarks first"}
+    name = "bench-scale"
+    try:
+        get_client().delete_collection(name)
+    except Exception:
+        pass
+    col = get_collection(name)
+    ids, docs, metas, vecs = [], [], [], []
+    copy = 0
+    while len(ids) < target_chunks:
+        for n, (text, meta, vec) in enumerate(rows):
+            if len(ids) >= target_chunks:
+                break
+            m = dict(meta)
+            m["doc"] = f"{meta['doc']}~{copy}"
+            m["source_key"] = f"{meta['source_key']}~{copy}"
+            m["product_id"] = f"{meta['product_id']}~{copy}" if meta.get("product_id") else ""
+            ids.append(f"scale-{copy}-{n}")
+            docs.append(text)
+            metas.append(m)
+            vecs.append(vec)
+        copy += 1
+    for i in range(0, len(ids), 2000):
+        col.add(ids=ids[i:i + 2000], documents=docs[i:i + 2000], metadatas=metas[i:i + 2000], embeddings=vecs[i:i + 2000])
+    searcher = HybridSearcher(name)
+    t = time.perf_counter()
+    searcher.snapshot()
+    load_s = time.perf_counter() - t
+    qs = [json.loads(l)["query"] for l in QUESTIONS.read_text(encoding="utf-8").splitlines() if l.strip()]
+    qs = (qs * (queries // max(1, len(qs)) + 1))[:queries]
+    lat = []
+    for q in qs:
+        t = time.perf_counter()
+        searcher.search(q, k=5)
+        lat.append((time.perf_counter() - t) * 1000)
+    return {"chunks": col.count(), "snapshot_load_s": round(load_s, 2), "queries": len(lat),
+            "latency_ms": {"p50": round(percentile(lat, 50), 2), "p95": round(percentile(lat, 95), 2),
+                           "max": round(max(lat), 2)}}
+
+
+@app.command("retrieval")
+def retrieval_cmd(
+    insqabench_split: str = typer.Option("dev", help="InsQABench split: dev (tuning allowed) or test (measurement only)."),
+    scale_chunks: int = typer.Option(10_000, help="Chunks in the latency-at-scale collection."),
+    out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write retrieval.json."),
+) -> None:
+    """Retrieval quality (own question set, InsQABench) and latency at 10,000 chunks."""
+    from anxin.knowledge.embeddings import get_embedder
+
+    own = bench_own()
+    typer.echo(f"own set: hit@1 {own['hit@1']} hit@5 {own['hit@5']} MRR {own['mrr']} p95 {own['latency_ms']['p95']} ms")
+    ins = bench_insqabench(insqabench_split)
+    if "skipped" not in ins:
+        typer.echo(f"InsQABench {insqabench_split}: hit@1 {ins['hit@1']} hit@5 {ins['hit@5']} MRR {ins['mrr']} p95 {ins['latency_ms']['p95']} ms")
+    scale = bench_scale(scale_chunks, ("bench-own", f"bench-insqabench-{insqabench_split}"))
+    if "skipped" not in scale:
+        typer.echo(f"scale: {scale['chunks']} chunks, search p95 {scale['latency_ms']['p95']} ms")
+    path = write_result("retrieval", {"embedder": get_embedder().name, "own": own,
+                                      f"insqabench_{insqabench_split}": ins, "scale": scale}, out_dir)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("all")
+def all_cmd(out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write results.")) -> None:
+    """Every benchmark available."""
+    retrieval_cmd(insqabench_split="dev", scale_chunks=10_000, out_dir=out_dir)
