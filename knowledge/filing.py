@@ -43,6 +43,15 @@ def load_demo_data() -> dict[str, Any]:
     return _load(str(filing_dir() / "demo_data.yaml"))
 
 
+def product_aliases() -> dict[str, list[str]]:
+    """Customer names for products (``product_aliases.yaml`` of the filing, else the shipped one;
+    empty when an insurer's filing has none)."""
+    path = filing_dir() / "product_aliases.yaml"
+    if not path.exists():
+        path = DATA_DIR / "product_aliases.yaml" if filing_dir() == DATA_DIR else path
+    return dict(_load(str(path))) if path.exists() else {}
+
+
 def products() -> dict[str, dict[str, Any]]:
     """Products keyed by id, in catalog order."""
     return {p["id"]: p for p in load_catalog()["products"]}

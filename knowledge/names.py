@@ -50,9 +50,14 @@ class NameIndex:
         self.entries = [e for e in entries if e.core and e.core not in _GENERIC_NAMES]
 
     @classmethod
-    def build(cls, titles: dict[str, set[str]], catalog_products: list[dict] | None = None) -> "NameIndex":
-        """``titles``: doc id → titles of its documents; products add names, types and ids."""
+    def build(cls, titles: dict[str, set[str]], catalog_products: list[dict] | None = None,
+              aliases: dict[str, list[str]] | None = None) -> "NameIndex":
+        """``titles``: doc id → titles of its documents; products add names, types and ids;
+        ``aliases``: product id → what customers call it (matched verbatim)."""
         entries: list[NameEntry] = []
+        for pid, words in (aliases or {}).items():
+            for word in words:
+                entries.append(NameEntry(word, squash(word), (pid,), exact_only=True))
         for doc, names in titles.items():
             for title in names:
                 entries.append(NameEntry(title, _core(title), (doc,)))

@@ -39,3 +39,17 @@ def expand(query: str, squashed: str | None = None) -> str:
     """The query with its expansion terms appended."""
     terms = expansion_terms(query, squashed)
     return f"{query} {' '.join(terms)}" if terms else query
+
+
+CUES = Path(__file__).resolve().parent / "data" / "section_cues.yaml"
+
+
+@lru_cache(maxsize=1)
+def _cues() -> list[tuple[str, tuple[str, ...]]]:
+    data = yaml.safe_load(CUES.read_text(encoding="utf-8")) or {}
+    return [(suffix, tuple(squash(p) for lang in langs.values() for p in lang)) for suffix, langs in data.items()]
+
+
+def section_hints(squashed_query: str) -> set[str]:
+    """Clause-id suffixes (``WAITING``, ``COOLING-OFF``…) the question asks about."""
+    return {suffix for suffix, phrases in _cues() if any(p and p in squashed_query for p in phrases)}

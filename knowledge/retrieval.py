@@ -18,25 +18,29 @@ import bm25s
 import numpy as np
 
 from anxin.knowledge.embeddings import get_embedder
-from anxin.knowledge.filing import load_catalog
+from anxin.knowledge.filing import load_catalog, product_aliases
 from anxin.knowledge.names import NameIndex
-from anxin.knowledge.query_expansion import expand
+from anxin.knowledge.query_expansion import expand, section_hints
 from anxin.knowledge.text import detect_language, tokenize
 from anxin.knowledge.vector_store import get_collection
 
 IN_MEMORY_MAX_CHUNKS = 200_000
+# Overview clauses restate everything briefly; a specific clause answers better.
+OVERVIEW_SUFFIXES = ("-AGREEMENT", "-DEFINITIONS")
 
 
 @dataclass
 class RetrievalConfig:
     """Fusion weights (tuned on the InsQABench dev split and our own question set)."""
 
-    rrf_k: float = 60.0
+    rrf_k: float = 20.0
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    heading_weight: float = 0.5
+    section_hint_boost: float = 0.02  # question type → clause type (data/section_cues.yaml)
+    overview_penalty: float = 0.005
     candidates: int = 50
     name_boost: float = 0.05      # added per unit of name-match strength
-    language_bonus: float = 0.002  # prefer the query's language when a clause exists in both
     expand_query: bool = True      # customer phrasing → policy vocabulary (data/query_lexicon.yaml)
     expand_dense: bool = False     # also embed the expanded query
 
@@ -68,6 +72,7 @@ class _Snapshot:
     metas: list[dict]
     vectors: np.ndarray | None
     bm25: bm25s.BM25 | None
+    heading_bm25: bm25s.BM25 | None
     names: NameIndex
     doc_rows: dict[str, np.ndarray]
     product_rows: dict[str, np.ndarray]
@@ -115,11 +120,15 @@ class HybridSearcher:
             metas += got["metadatas"]
             if "embeddings" in include:
                 vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-        bm25 = None
+        bm25 = heading_bm25 = None
         if ids:
             bm25 = bm25s.BM25(k1=1.2, b=0.75)
             bm25.index([tokenize("\n".join(x for x in (m.get("title", ""), m.get("heading", ""), t) if x))
                         for t, m in zip(texts, metas)], show_progress=False)
+            # Section headings alone: "what is this clause about", the strongest hint of
+            # which section of a long wording answers a question.
+            heading_bm25 = bm25s.BM25(k1=1.2, b=0.3)
+            heading_bm25.index([tokenize(m.get("heading", "")) or ["∅"] for m in metas], show_progress=False)
         docs: dict[str, list[int]] = {}
         products: dict[str, list[int]] = {}
         titles: dict[str, set[str]] = {}
@@ -135,7 +144,8 @@ class HybridSearcher:
             ids=ids, texts=texts, metas=metas,
             vectors=np.vstack(vectors) if vectors else None,
             bm25=bm25,
-            names=NameIndex.build(titles, load_catalog().get("products", [])),
+            heading_bm25=heading_bm25,
+            names=NameIndex.build(titles, load_catalog().get("products", []), product_aliases()),
             doc_rows={k: np.asarray(v) for k, v in docs.items()},
             product_rows={k: np.asarray(v) for k, v in products.items()},
             section_text=section_text,
@@ -197,8 +207,11 @@ class HybridSearcher:
         dense = self._dense_scores(snap, qv, rows)
         tokens = tokenize(expanded)
         bm = np.zeros(len(snap.ids), dtype=np.float32)
+        hd = np.zeros(len(snap.ids), dtype=np.float32)
         if tokens and snap.bm25 is not None:
             bm = snap.bm25.get_scores(tokens)
+            if cfg.heading_weight and snap.heading_bm25 is not None:
+                hd = snap.heading_bm25.get_scores(tokens)
         pool = np.arange(len(snap.ids)) if rows is None else rows
         bm_top = pool[np.argsort(-bm[pool])[: cfg.candidates]]
         candidates = set(dense) | {int(i) for i in bm_top if bm[i] > 0}
@@ -212,31 +225,47 @@ class HybridSearcher:
                         dense.setdefault(int(i), float(s))
         if not candidates:
             return []
-        cand = sorted(candidates)
-        dense_rank = {i: n for n, i in enumerate(sorted((i for i in cand if i in dense), key=lambda i: -dense[i]), 1)}
-        bm_rank = {i: n for n, i in enumerate(sorted((i for i in cand if bm[i] > 0), key=lambda i: -bm[i]), 1)}
+        # Fuse at clause level: a clause stored in two languages or cut into several
+        # chunks competes once, with the best score of its chunks on each signal.
         qlang = detect_language(query)
-        fused: dict[int, float] = {}
-        for i in cand:
-            meta = snap.metas[i]
-            s = 0.0
-            if i in dense_rank:
-                s += cfg.dense_weight / (cfg.rrf_k + dense_rank[i])
-            if i in bm_rank:
-                s += cfg.bm25_weight / (cfg.rrf_k + bm_rank[i])
-            strength = max(named.get(meta["doc"], 0.0), named.get(meta.get("product_id") or "", 0.0))
-            s += cfg.name_boost * strength
-            if meta.get("language") == qlang:
-                s += cfg.language_bonus
-            fused[i] = s
-        results: list[SearchResult] = []
-        seen: set[tuple] = set()
-        for i in sorted(fused, key=lambda i: -fused[i]):
+        hints = section_hints(unnamed) if cfg.section_hint_boost else set()
+        groups: dict[tuple, list[int]] = {}
+        for i in candidates:
             m = snap.metas[i]
             key = (m["doc"], m["clause_id"]) if m.get("clause_id") else (m["source_key"], m["section_index"])
-            if key in seen:
+            groups.setdefault(key, []).append(i)
+
+        def best(scores, members: list[int]) -> float | None:
+            vals = [float(scores[i]) for i in members if (i in scores if isinstance(scores, dict) else scores[i] > 0)]
+            return max(vals) if vals else None
+
+        keys = list(groups)
+        signals = []
+        for weight, scores in ((cfg.dense_weight, dense), (cfg.bm25_weight, bm), (cfg.heading_weight, hd)):
+            if not weight:
                 continue
-            seen.add(key)
+            vals = {key: best(scores, groups[key]) for key in keys}
+            ranked = sorted((key for key in keys if vals[key] is not None), key=lambda key: -vals[key])
+            signals.append((weight, {key: n for n, key in enumerate(ranked, 1)}))
+        fused: dict[tuple, float] = {}
+        for key in keys:
+            members = groups[key]
+            meta = snap.metas[members[0]]
+            score = sum(w / (cfg.rrf_k + ranks[key]) for w, ranks in signals if key in ranks)
+            strength = max(named.get(meta["doc"], 0.0), named.get(meta.get("product_id") or "", 0.0))
+            score += cfg.name_boost * strength
+            cid = meta.get("clause_id") or ""
+            if hints and any(cid.endswith("-" + h) for h in hints):
+                score += cfg.section_hint_boost
+            elif cid.endswith(OVERVIEW_SUFFIXES):
+                score -= cfg.overview_penalty
+            fused[key] = score
+        results: list[SearchResult] = []
+        for key in sorted(fused, key=lambda key: -fused[key])[:k]:
+            members = groups[key]
+            # show the clause in the customer's language when we have it
+            i = max(members, key=lambda j: (snap.metas[j].get("language") == qlang, dense.get(j, -1.0)))
+            m = snap.metas[i]
             page = int(m.get("page", -1))
             results.append(SearchResult(
                 rank=len(results) + 1,
@@ -244,15 +273,13 @@ class HybridSearcher:
                 clause_id=m.get("clause_id", ""),
                 heading=m.get("heading", ""),
                 text=snap.section_text.get((m["source_key"], int(m["section_index"])), snap.texts[i]),
-                score=round(fused[i], 6),
+                score=round(fused[key], 6),
                 product_id=m.get("product_id", ""),
                 language=m.get("language", ""),
                 title=m.get("title", ""),
                 page=page if page >= 0 else None,
                 source=m.get("source_path", ""),
             ))
-            if len(results) >= k:
-                break
         return results
 
 
