@@ -154,20 +154,18 @@ def version() -> None:
     print(__version__)
 
 
-def _mount_optional(name: str, module: str, help_text: str) -> None:
-    """Mount a sub-command group defined in its own module."""
-    import importlib
+def _mount_subcommands() -> None:
+    """Command groups that live beside the code they drive."""
+    from anxin.evals.bench import app as bench_app
+    from anxin.knowledge.graph_cli import app as graph_app
+    from anxin.model_store import app as models_app
 
-    try:
-        sub = importlib.import_module(module).app
-    except ImportError:
-        return
-    app.add_typer(sub, name=name, help=help_text)
+    app.add_typer(graph_app, name="graph", help="Query and export the product knowledge graph.")
+    app.add_typer(models_app, name="models", help="Assemble and verify the offline models.")
+    app.add_typer(bench_app, name="bench", help="Run benchmarks; results go to benchmarks/results/.")
 
 
-_mount_optional("graph", "anxin.knowledge.graph_cli", "Query and export the product knowledge graph.")
-_mount_optional("models", "anxin.model_store", "Assemble and verify the offline models.")
-_mount_optional("bench", "anxin.evals.bench", "Run benchmarks; results go to benchmarks/results/.")
+_mount_subcommands()
 
 
 def main() -> None:
