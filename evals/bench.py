@@ -217,7 +217,58 @@ def retrieval_cmd(
     typer.echo(f"wrote {path}")
 
 
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def summary_markdown(results_dir: Path = RESULTS_DIR) -> str:
+    """A Markdown table of the latest results, with the machine they were measured on."""
+    lines = []
+    machine_line = ""
+    retrieval = results_dir / "retrieval.json"
+    if retrieval.exists():
+        r = json.loads(retrieval.read_text(encoding="utf-8"))
+        m = r["machine"]
+        machine_line = f"Measured {r['measured_at']} on {m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), embedder {r.get('embedder')}."
+        lines += ["| retrieval set | questions | hit@1 | hit@5 | MRR | p50 ms | p95 ms |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for key, label in (("own", "own customer questions (zh+en)"), ("insqabench_dev", "InsQABench dev"),
+                           ("insqabench_test", "InsQABench test")):
+            v = r.get(key)
+            if v and "hit@1" in v:
+                lines.append(f"| {label} | {v['questions']} | {v['hit@1']:.3f} | {v['hit@5']:.3f} | {v['mrr']:.3f} | "
+                             f"{v['latency_ms']['p50']} | {v['latency_ms']['p95']} |")
+        sc = r.get("scale", {})
+        if "chunks" in sc:
+            lines.append(f"| search at {sc['chunks']} chunks | {sc['queries']} | | | | {sc['latency_ms']['p50']} | {sc['latency_ms']['p95']} |")
+        ing = [(k, r[k]["ingest"]) for k in ("own", "insqabench_dev") if isinstance(r.get(k), dict) and "ingest" in r[k]]
+        if ing:
+            lines += ["", "| ingestion | chunks | seconds | chunks/s |", "| --- | --- | --- | --- |"]
+            lines += [f"| {k} | {v['chunks']} | {v['seconds']} | {v['chunks_per_s']} |" for k, v in ing]
+    for extra in sorted(results_dir.glob("*.json")):
+        if extra.name == "retrieval.json":
+            continue
+        data = json.loads(extra.read_text(encoding="utf-8"))
+        if isinstance(data.get("summary_rows"), list):
+            lines += ["", f"**{data['benchmark']}**", ""] + data["summary_rows"]
+    return "\n".join(([machine_line, ""] if machine_line else []) + lines) + "\n"
+
+
+@app.command("summary")
+def summary_cmd(readme: Path = typer.Option(README, help="README whose benchmark table is replaced.")) -> None:
+    """Write benchmarks/results/summary.md and refresh the table in the README."""
+    text = summary_markdown()
+    (RESULTS_DIR / "summary.md").write_text(text, encoding="utf-8")
+    if readme.exists():
+        body = readme.read_text(encoding="utf-8")
+        start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+        if start in body and end in body:
+            head, rest = body.split(start, 1)
+            body = head + start + "\n" + text + rest[rest.index(end):]
+            readme.write_text(body, encoding="utf-8")
+    typer.echo(text)
+
+
 @app.command("all")
 def all_cmd(out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write results.")) -> None:
     """Every benchmark available."""
     retrieval_cmd(insqabench_split="dev", scale_chunks=10_000, out_dir=out_dir)
+    summary_cmd(readme=README)
