@@ -156,13 +156,17 @@ def version() -> None:
 
 def _mount_subcommands() -> None:
     """Command groups that live beside the code they drive."""
+    from anxin.db.cli import app as db_app
     from anxin.evals.bench import app as bench_app
     from anxin.knowledge.graph_cli import app as graph_app
     from anxin.model_store import app as models_app
+    from anxin.tools.cli import app as tool_app
 
     app.add_typer(graph_app, name="graph", help="Query and export the product knowledge graph.")
     app.add_typer(models_app, name="models", help="Assemble and verify the offline models.")
     app.add_typer(bench_app, name="bench", help="Run benchmarks; results go to benchmarks/results/.")
+    app.add_typer(tool_app, name="tool", help="Call an advisor tool with JSON arguments (scripts and evaluators).")
+    app.add_typer(db_app, name="db", help="Create, migrate, seed or reset the database.")
 
 
 _mount_subcommands()

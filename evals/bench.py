@@ -88,11 +88,24 @@ def _ingest_stats(report) -> dict[str, Any]:
             "chunks_per_s": round(report.chunks_per_second, 2), "errors": len(report.errors)}
 
 
+def _drop_collection(name: str) -> None:
+    """Start a benchmark collection empty, so ingestion is measured from scratch."""
+    from anxin.knowledge.retrieval import invalidate
+    from anxin.knowledge.vector_store import get_client
+
+    try:
+        get_client().delete_collection(name)
+    except Exception:  # absent already
+        pass
+    invalidate(name)
+
+
 def bench_own(collection: str = "bench-own") -> dict[str, Any]:
     """The project's own customer questions over the shipped wordings."""
     from anxin.knowledge.index import build_default_index
     from anxin.knowledge.retrieval import get_searcher
 
+    _drop_collection(collection)
     report = build_default_index(collection)
     searcher = get_searcher(collection)
     items = [json.loads(l) for l in QUESTIONS.read_text(encoding="utf-8").splitlines() if l.strip()]
@@ -124,6 +137,7 @@ def bench_insqabench(split: str = "dev", collection: str | None = None) -> dict[
     collection = collection or f"bench-insqabench-{split}"
     docs_dir = Path(tempfile.mkdtemp(prefix="insqabench-"))
     write_documents(items, docs_dir)
+    _drop_collection(collection)
     report = ingest([docs_dir], collection)
     searcher = get_searcher(collection)
 
@@ -147,7 +161,7 @@ def bench_scale(target_chunks: int = 10_000, source_collections: tuple[str, ...]
     vector size and the text statistics, not on the vector values.
     """
     from anxin.knowledge.retrieval import HybridSearcher
-    from anxin.knowledge.vector_store import get_client, get_collection
+    from anxin.knowledge.vector_store import get_collection
 
     rows: list[tuple[str, dict, Any]] = []
     for name in source_collections:
@@ -157,10 +171,7 @@ def bench_scale(target_chunks: int = 10_000, source_collections: tuple[str, ...]
     if not rows:
         return {"skipped": "run the own and InsQABench benchmarks first"}
     name = "bench-scale"
-    try:
-        get_client().delete_collection(name)
-    except Exception:
-        pass
+    _drop_collection(name)
     col = get_collection(name)
     ids, docs, metas, vecs = [], [], [], []
     copy = 0
@@ -217,6 +228,20 @@ def retrieval_cmd(
     typer.echo(f"wrote {path}")
 
 
+@app.command("tools")
+def tools_cmd(
+    n: int = typer.Option(2000, help="Calls per tool."),
+    out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write tools.json."),
+) -> None:
+    """Tool latency (quote, pre_underwrite, claim_status on SQLite) and agreement with an independent reference."""
+    from anxin.evals.bench_tools import bench_tools
+
+    result = bench_tools(n=n)
+    path = write_result("tools", result, out_dir)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1)[:2000])
+    typer.echo(f"wrote {path}")
+
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -243,12 +268,18 @@ def summary_markdown(results_dir: Path = RESULTS_DIR) -> str:
         if ing:
             lines += ["", "| ingestion | chunks | seconds | chunks/s |", "| --- | --- | --- | --- |"]
             lines += [f"| {k} | {v['chunks']} | {v['seconds']} | {v['chunks_per_s']} |" for k, v in ing]
-    for extra in sorted(results_dir.glob("*.json")):
-        if extra.name == "retrieval.json":
-            continue
-        data = json.loads(extra.read_text(encoding="utf-8"))
-        if isinstance(data.get("summary_rows"), list):
-            lines += ["", f"**{data['benchmark']}**", ""] + data["summary_rows"]
+    tools = results_dir / "tools.json"
+    if tools.exists():
+        t = json.loads(tools.read_text(encoding="utf-8"))
+        lines += ["", "| tool (SQLite) | calls | p50 ms | p95 ms | errors |", "| --- | --- | --- | --- | --- |"]
+        for name, st in t.get("latency_ms", {}).items():
+            lines.append(f"| {name} | {st['n']} | {st['p50']} | {st['p95']} | {t.get('errors', {}).get(name, 0)} |")
+        agree = t.get("agreement", {})
+        per = agree.get("products", {})
+        if per:
+            lines.append("")
+            lines.append("Agreement with an independent reference: " + ", ".join(
+                f"{k} {v['agreement_pct']}% of {v['n']}" for k, v in per.items()) + ".")
     return "\n".join(([machine_line, ""] if machine_line else []) + lines) + "\n"
 
 
@@ -271,4 +302,5 @@ def summary_cmd(readme: Path = typer.Option(README, help="README whose benchmark
 def all_cmd(out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write results.")) -> None:
     """Every benchmark available."""
     retrieval_cmd(insqabench_split="dev", scale_chunks=10_000, out_dir=out_dir)
+    tools_cmd(n=2000, out_dir=out_dir)
     summary_cmd(readme=README)

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 from anxin.knowledge.embeddings import get_embedder
 from anxin.knowledge.parsing import SUPPORTED_SUFFIXES, DocumentError, ParsedDocument, parse_document
+from anxin.knowledge.text import tokenize
 from anxin.knowledge.vector_store import get_collection
 
 MAX_CHARS = 800
@@ -115,6 +116,8 @@ def chunk_document(doc: ParsedDocument, sha256: str) -> list[Chunk]:
                 "n_chunks": len(pieces),
             }
             index_text = "\n".join(x for x in (doc.title, section.heading, piece) if x)
+            # keyword tokens stored with the chunk: searchers load them instead of re-segmenting
+            meta["bm25_tokens"] = " ".join(tokenize(index_text))
             chunk_id = f"{prefix}-{sha256[:8]}-{s_index:04d}-{c_index:02d}"
             chunks.append(Chunk(chunk_id, piece, index_text, meta))
     return chunks

@@ -43,11 +43,23 @@ class NameEntry:
     exact_only: bool = False  # ids and short aliases must appear verbatim
 
 
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
 class NameIndex:
     """All known names; :meth:`match` returns ``{doc: strength}`` for a query."""
 
     def __init__(self, entries: list[NameEntry]) -> None:
         self.entries = [e for e in entries if e.core and e.core not in _GENERIC_NAMES]
+        # Character-bigram inverted index: only names sharing enough bigrams with the
+        # query are compared character by character (thousands of titles stay cheap).
+        self._grams: list[set[str]] = [_bigrams(e.core) for e in self.entries]
+        self._postings: dict[str, list[int]] = {}
+        for n, grams in enumerate(self._grams):
+            for g in grams:
+                self._postings.setdefault(g, []).append(n)
+        self._short = [n for n, grams in enumerate(self._grams) if not grams]
 
     @classmethod
     def build(cls, titles: dict[str, set[str]], catalog_products: list[dict] | None = None,
@@ -83,7 +95,14 @@ class NameIndex:
         spans: list[tuple[int, int]] = []
         if not q:
             return found, q
-        for entry in self.entries:
+        shared: dict[int, int] = {}
+        for g in _bigrams(q):
+            for n in self._postings.get(g, ()):
+                shared[n] = shared.get(n, 0) + 1
+        # a full name shares all its bigrams; a fuzzy match of >= 4 characters shares >= 3
+        candidates = [n for n, c in shared.items() if c >= min(3, len(self._grams[n]))] + self._short
+        for n in candidates:
+            entry = self.entries[n]
             core = entry.core
             at = q.find(core)
             if at >= 0:

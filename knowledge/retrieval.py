@@ -81,6 +81,14 @@ class _Snapshot:
     loaded_at: float = field(default_factory=time.time)
 
 
+def _chunk_tokens(text: str, meta: dict) -> list[str]:
+    """BM25 tokens of a chunk: stored at ingestion, recomputed for older indexes."""
+    stored = meta.get("bm25_tokens")
+    if stored is not None:
+        return stored.split()
+    return tokenize("\n".join(x for x in (meta.get("title", ""), meta.get("heading", ""), text) if x))
+
+
 def _merge_pieces(pieces: list[str]) -> str:
     """Re-join overlapping chunk pieces of one section."""
     text = pieces[0]
@@ -123,8 +131,7 @@ class HybridSearcher:
         bm25 = heading_bm25 = None
         if ids:
             bm25 = bm25s.BM25(k1=1.2, b=0.75)
-            bm25.index([tokenize("\n".join(x for x in (m.get("title", ""), m.get("heading", ""), t) if x))
-                        for t, m in zip(texts, metas)], show_progress=False)
+            bm25.index([_chunk_tokens(t, m) for t, m in zip(texts, metas)], show_progress=False)
             # Section headings alone: "what is this clause about", the strongest hint of
             # which section of a long wording answers a question.
             heading_bm25 = bm25s.BM25(k1=1.2, b=0.3)

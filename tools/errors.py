@@ -23,6 +23,7 @@ EXTRA_CODES: dict[str, dict[str, str]] = {
     "NOT_FOUND": {"zh": "未找到相关记录", "en": "record not found"},
     "FORBIDDEN": {"zh": "无权查看该记录", "en": "not allowed to view this record"},
     "INTERNAL_ERROR": {"zh": "系统暂时无法处理该请求", "en": "the request could not be processed"},
+    "POLICY_NOT_IN_FORCE": {"zh": "出险时保单不在保障有效期内", "en": "the policy was not in force on the incident date"},
 }
 
 
