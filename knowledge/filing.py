@@ -87,9 +87,10 @@ def general_clause_ids() -> list[str]:
     return list(load_catalog()["general"]["clause_ids"]["general"]) + ["PRG-HBB"]
 
 
-def underwriting_clause_ids() -> list[str]:
-    """Every rule id (``UW-...``) and exclusion clause id (``EX-...``) of underwriting.yaml."""
-    uw = load_underwriting()
+def underwriting_clause_ids(uw: dict[str, Any] | None = None) -> list[str]:
+    """Every rule id (``UW-...``, in order of first appearance) and then every exclusion
+    clause id (``EX-...``) of underwriting.yaml, or of the given underwriting document."""
+    uw = load_underwriting() if uw is None else uw
     ids: list[str] = []
 
     def walk(node: Any) -> None:

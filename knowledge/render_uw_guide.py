@@ -615,26 +615,8 @@ def render_intro(uw: dict[str, Any], catalog: dict[str, Any], lang: str) -> str:
 
 
 def clause_ids(uw: dict[str, Any]) -> list[str]:
-    """Section ids in order: rule ids as they first occur in the file, then exclusion clauses.
-
-    Mirrors :func:`anxin.knowledge.filing.underwriting_clause_ids` for a given
-    (possibly not yet saved) underwriting document.
-    """
-    ids: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rid = node.get("rule_id")
-            if isinstance(rid, str) and rid not in ids:
-                ids.append(rid)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(uw)
-    return ids + [k for k in uw.get("exclusion_clauses", {}) if k not in ids]
+    """Section ids in order: rule ids as they first occur in the file, then exclusion clauses."""
+    return filing.underwriting_clause_ids(uw)
 
 
 def _index(uw: dict[str, Any]) -> dict[str, tuple[str, Any]]:
