@@ -21,6 +21,7 @@ from anxin.knowledge.embeddings import get_embedder
 from anxin.knowledge.filing import load_catalog, product_aliases
 from anxin.knowledge.names import NameIndex
 from anxin.knowledge.query_expansion import expand, section_hints
+from anxin.knowledge.section_types import CLAUSE_TYPES, clause_type, get_model as get_type_model
 from anxin.knowledge.text import detect_language, tokenize
 from anxin.knowledge.vector_store import get_collection
 
@@ -39,6 +40,7 @@ class RetrievalConfig:
     heading_weight: float = 0.5
     section_hint_boost: float = 0.02  # question type → clause type (data/section_cues.yaml)
     overview_penalty: float = 0.005
+    type_margin: float = 0.01  # a clause type from typical questions counts as a hint above this margin
     candidates: int = 50
     name_boost: float = 0.05      # added per unit of name-match strength
     expand_query: bool = True      # customer phrasing → policy vocabulary (data/query_lexicon.yaml)
@@ -236,6 +238,10 @@ class HybridSearcher:
         # chunks competes once, with the best score of its chunks on each signal.
         qlang = detect_language(query)
         hints = section_hints(unnamed) if cfg.section_hint_boost else set()
+        if cfg.section_hint_boost and cfg.type_margin > 0:
+            type_model = get_type_model(get_embedder())
+            if type_model is not None:
+                hints |= type_model.confident_types(qv, cfg.type_margin)
         groups: dict[tuple, list[int]] = {}
         for i in candidates:
             m = snap.metas[i]
@@ -262,7 +268,7 @@ class HybridSearcher:
             strength = max(named.get(meta["doc"], 0.0), named.get(meta.get("product_id") or "", 0.0))
             score += cfg.name_boost * strength
             cid = meta.get("clause_id") or ""
-            if hints and any(cid.endswith("-" + h) for h in hints):
+            if hints and clause_type(cid, CLAUSE_TYPES) in hints:
                 score += cfg.section_hint_boost
             elif cid.endswith(OVERVIEW_SUFFIXES):
                 score -= cfg.overview_penalty
