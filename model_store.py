@@ -11,7 +11,6 @@ import hashlib
 import importlib
 import json
 import re
-import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -54,8 +53,8 @@ def _module_dir(module: str) -> Path:
 
 
 def _part_path(module: str) -> Path:
-    mod = importlib.import_module(module) if _module_dir(module) else None
-    getter = getattr(mod, "get_part_path", None)
+    _module_dir(module)  # raises a clear ModelError when the package is missing
+    getter = getattr(importlib.import_module(module), "get_part_path", None)
     if getter is None:
         raise ModelError(f"{module} has no get_part_path()")
     return Path(getter())
