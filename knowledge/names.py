@@ -43,6 +43,18 @@ class NameEntry:
     exact_only: bool = False  # ids and short aliases must appear verbatim
 
 
+CONDITION = "<health-condition>"  # pseudo document: the query declares a health condition
+
+
+def condition_names(cond_id: str, cond: dict) -> list[str]:
+    """How a condition may be written: its zh/en names and their parts, and its id in words."""
+    out = [cond_id.replace("_", " ")]
+    for lang in ("zh", "en"):
+        name = (cond.get("name") or {}).get(lang, "")
+        out += [name] + [p.strip() for p in re.split(r"[（）()/／]", name)]
+    return [n for n in dict.fromkeys(out) if len(squash(n)) >= (2 if re.search(r"[\u4e00-\u9fff]", n) else 4)]
+
+
 def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
@@ -63,10 +75,15 @@ class NameIndex:
 
     @classmethod
     def build(cls, titles: dict[str, set[str]], catalog_products: list[dict] | None = None,
-              aliases: dict[str, list[str]] | None = None) -> "NameIndex":
+              aliases: dict[str, list[str]] | None = None,
+              conditions: dict[str, dict] | None = None) -> "NameIndex":
         """``titles``: doc id → titles of its documents; products add names, types and ids;
-        ``aliases``: product id → what customers call it (matched verbatim)."""
+        ``aliases``: product id → what customers call it (matched verbatim);
+        ``conditions``: underwriting conditions, whose names point at :data:`CONDITION`."""
         entries: list[NameEntry] = []
+        for cond_id, cond in (conditions or {}).items():
+            for name in condition_names(cond_id, cond):
+                entries.append(NameEntry(name, squash(name), (CONDITION,), exact_only=True))
         for pid, words in (aliases or {}).items():
             for word in words:
                 entries.append(NameEntry(word, squash(word), (pid,), exact_only=True))

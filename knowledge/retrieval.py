@@ -18,8 +18,8 @@ import bm25s
 import numpy as np
 
 from anxin.knowledge.embeddings import get_embedder
-from anxin.knowledge.filing import load_catalog, product_aliases
-from anxin.knowledge.names import NameIndex
+from anxin.knowledge.filing import load_catalog, load_underwriting, product_aliases
+from anxin.knowledge.names import CONDITION, NameIndex
 from anxin.knowledge.query_expansion import expand, section_hints
 from anxin.knowledge.section_types import CLAUSE_TYPES, clause_type, get_model as get_type_model
 from anxin.knowledge.text import detect_language, tokenize
@@ -40,6 +40,7 @@ class RetrievalConfig:
     heading_weight: float = 0.5
     section_hint_boost: float = 0.02  # question type → clause type (data/section_cues.yaml)
     overview_penalty: float = 0.005
+    general_boost: float = 0.01      # general terms when the question names no product
     type_margin: float = 0.01  # a clause type from typical questions counts as a hint above this margin
     candidates: int = 50
     name_boost: float = 0.05      # added per unit of name-match strength
@@ -76,6 +77,8 @@ class _Snapshot:
     bm25: bm25s.BM25 | None
     heading_bm25: bm25s.BM25 | None
     names: NameIndex
+    underwriting_docs: set[str]
+    general_docs: set[str]
     doc_rows: dict[str, np.ndarray]
     product_rows: dict[str, np.ndarray]
     section_text: dict[tuple[str, int], str]
@@ -154,7 +157,10 @@ class HybridSearcher:
             vectors=np.vstack(vectors) if vectors else None,
             bm25=bm25,
             heading_bm25=heading_bm25,
-            names=NameIndex.build(titles, load_catalog().get("products", []), product_aliases()),
+            names=NameIndex.build(titles, load_catalog().get("products", []), product_aliases(),
+                                  load_underwriting().get("conditions", {})),
+            underwriting_docs={m["doc"] for m in metas if str(m.get("clause_id", "")).startswith("UW-")},
+            general_docs={m["doc"] for m in metas if str(m.get("clause_id", "")).startswith("GEN-")},
             doc_rows={k: np.asarray(v) for k, v in docs.items()},
             product_rows={k: np.asarray(v) for k, v in products.items()},
             section_text=section_text,
@@ -207,6 +213,13 @@ class HybridSearcher:
             if rows.size == 0:
                 return []
         named, unnamed = snap.names.find(query)
+        # A declared health condition points at the underwriting rules as strongly as a
+        # product name points at its wording.
+        condition = named.pop(CONDITION, 0.0)
+        for doc in snap.underwriting_docs if condition else ():
+            named[doc] = max(named.get(doc, 0.0), condition)
+        # No product or contract named: the general terms answer general questions.
+        general = not named
         named_rows = [snap.doc_rows[d] for d in named if d in snap.doc_rows]
         # product ids named in the query also point at their documents
         named_rows += [snap.product_rows[d] for d in named if d in snap.product_rows]
@@ -267,6 +280,8 @@ class HybridSearcher:
             score = sum(w / (cfg.rrf_k + ranks[key]) for w, ranks in signals if key in ranks)
             strength = max(named.get(meta["doc"], 0.0), named.get(meta.get("product_id") or "", 0.0))
             score += cfg.name_boost * strength
+            if general and meta["doc"] in snap.general_docs:
+                score += cfg.general_boost
             cid = meta.get("clause_id") or ""
             if hints and clause_type(cid, CLAUSE_TYPES) in hints:
                 score += cfg.section_hint_boost

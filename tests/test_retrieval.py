@@ -139,3 +139,16 @@ def test_search_command_prints_ranked_passages_and_jsonl(corpus: str, tmp_path: 
     bad.write_text('{"id": 1}\nnot json\n', encoding="utf-8")
     out = runner.invoke(app, ["search", "--collection", corpus, "--queries", str(bad)])
     assert out.exit_code == 1 and "bad.jsonl:1" in out.output and "bad.jsonl:2" in out.output
+
+
+def test_health_conditions_are_recognised_by_any_of_their_names() -> None:
+    from anxin.knowledge.filing import load_underwriting
+    from anxin.knowledge.names import CONDITION, condition_names
+
+    hbv = load_underwriting()["conditions"]["hepatitis_b_carrier"]
+    names = condition_names("hepatitis_b_carrier", hbv)
+    assert "乙肝表面抗原阳性" in names and "hepatitis B carrier" in names
+    index = NameIndex.build({}, conditions=load_underwriting()["conditions"])
+    assert CONDITION in index.match("乙肝表面抗原阳性，能买医疗险吗")
+    assert CONDITION in index.match("I have high-risk HPV positive results")
+    assert CONDITION not in index.match("how long is the waiting period")
