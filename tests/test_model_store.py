@@ -98,3 +98,14 @@ def test_pyproject_models_extra_matches_the_registry() -> None:
     model_store.registry.cache_clear()
     wanted = {r for e in model_store.registry().values() for spec in e["packages"] for r in model_store.expand_packages(spec)}
     assert wanted <= extra | core
+
+
+def test_the_fast_embedder_option_is_installed_and_normalised() -> None:
+    import numpy as np
+
+    from anxin.knowledge.embeddings import get_embedder
+
+    use = get_embedder("use")
+    vectors = use.embed_passages(["等待期", "waiting period"])
+    assert vectors.shape == (2, use.dim)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
