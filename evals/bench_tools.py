@@ -11,13 +11,12 @@ audit entries written and committed) and reads one claim or one policy's claims;
 (up to 500 calls).
 
 The agreement check draws random inputs for MED-100, CI-200, LTC-500 and ACC-110 and
-compares the tool's premium to a small re-implementation written here from the
-filing's formulas in exact ``Fraction`` arithmetic (half-up rounding once at the end);
-it shares only the rate tables (data) with the engine, not its code.
+compares the tool's premium to :mod:`anxin.evals.reference_pricing`, a re-implementation
+of the filing's formulas in exact ``Fraction`` arithmetic (half-up rounding once at the
+end) that shares only the rate tables (data) with the engine, not its code.
 """
 from __future__ import annotations
 
-import math
 import os
 import random
 import statistics
@@ -30,88 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from anxin.evals.reference_pricing import REFERENCES
 from anxin.knowledge import filing
 
 F = Fraction
 
-# --------------------------------------------------------------------------- reference implementation
+# the independent reference lives in anxin.evals.reference_pricing (shared with the tests)
 
-
-def _fr(x: Any) -> Fraction:
-    return Fraction(str(x))
-
-
-def _round2(x: Fraction) -> Fraction:
-    return Fraction(math.floor(x * 100 + F(1, 2)), 100)
-
-
-def _round1(x: Fraction) -> Fraction:
-    return Fraction(math.floor(x * 10 + F(1, 2)), 10)
-
-
-def _band(bands: list[dict[str, Any]], x: Fraction, col: str = "value") -> Any:
-    for b in bands:
-        lo = b.get("min", b.get("gte"))
-        if lo is not None and x < _fr(lo):
-            continue
-        if "max" in b and x > _fr(b["max"]):
-            continue
-        if "lt" in b and x >= _fr(b["lt"]):
-            continue
-        return b[col]
-    raise LookupError(x)
-
-
-def _tables(pid: str) -> dict[str, Any]:
-    return filing.products()[pid]["rating"]["tables"]
-
-
-def _hbb(p: Fraction, points: int) -> Fraction:
-    """HBB credit: 10 points = 1 CNY in blocks of 10 points, capped at floor(10% of premium)."""
-    return p - min(points // 10, math.floor(p / 10))
-
-
-def ref_med(a: dict[str, Any]) -> Fraction:
-    t = _tables("MED-100")
-    p = _fr(_band(t["base_rate"]["bands"], F(a["age"])))
-    p *= _fr(t["social_insurance_factor"][a["social_insurance"]]) * _fr(t["deductible_factor"][a["deductible"]])
-    p *= _fr(t["smoker_factor"][a["smoker"]])
-    if a.get("bmi") is not None and a["age"] >= 18:
-        p *= _fr(_band(t["bmi_factor"]["bands"], _round1(_fr(a["bmi"]))))
-    p *= 1 + _fr(a["uw_loading_pct"]) / 100
-    return _round2(_hbb(p, a["health_points"]))
-
-
-def ref_ci(a: dict[str, Any]) -> Fraction:
-    t = _tables("CI-200")
-    p = F(a["sum_insured"], 1000) * _fr(_band(t["base_rate_per_1000"]["bands"], F(a["age"]), a["gender"]))
-    p *= _fr(t["payment_term_factor"][a["payment_term"]]) * _fr(t["coverage_period_factor"][a["coverage_period"]])
-    p *= _fr(t["smoker_factor"][a["smoker"]])
-    if a.get("bmi") is not None and a["age"] >= 18:
-        p *= _fr(_band(t["bmi_factor"]["bands"], _round1(_fr(a["bmi"]))))
-    return _round2(p * (1 + _fr(a["uw_loading_pct"]) / 100))
-
-
-def ref_ltc(a: dict[str, Any]) -> Fraction:
-    t = _tables("LTC-500")
-    p = F(a["monthly_benefit"], 1000) * _fr(_band(t["rate_per_1000_monthly_benefit"]["bands"], F(a["age"]), a["gender"]))
-    p *= _fr(t["smoker_factor"][a["smoker"]]) * (1 + _fr(a["uw_loading_pct"]) / 100)
-    return _round2(p)
-
-
-def ref_acc(a: dict[str, Any]) -> Fraction:
-    t = _tables("ACC-110")
-    occ = a["occupation_class"]
-    pa = F(a["sum_insured"], 10000) * _fr(t["add_rate_per_10000"][occ])
-    pm = _fr(t["medical_premium"][a["medical_limit"]]) * _fr(t["medical_class_factor"][occ])
-    p = (pa + pm) * _fr(_band(t["age_factor"]["bands"], F(a["age"])))
-    p *= 1 + _fr(a["uw_loading_pct"]) / 100
-    return _round2(_hbb(p, a["health_points"]))
-
-
-REFERENCES: dict[str, Callable[[dict[str, Any]], Fraction]] = {
-    "MED-100": ref_med, "CI-200": ref_ci, "LTC-500": ref_ltc, "ACC-110": ref_acc,
-}
 
 # --------------------------------------------------------------------------- random valid inputs
 
@@ -329,7 +253,7 @@ def bench_tools(n: int = 2000, seed: int = 7, agreement_n: int | None = None) ->
                       "examples_of_disagreement": mismatches[:5]}
         total_ok += ok
         total += tried
-    result["agreement"] = {"reference": "Fraction re-implementation of the filing formulas (evals/bench_tools.py)",
+    result["agreement"] = {"reference": "Fraction re-implementation of the filing formulas (evals/reference_pricing.py)",
                            "products": agree,
                            "overall_pct": round(100 * total_ok / total, 2) if total else 0.0}
     return result
