@@ -17,6 +17,7 @@ from typing import Any
 
 from anxin.knowledge.filing import load_catalog, load_underwriting
 from anxin.tools.errors import ToolError
+from anxin.tools.genetic import is_prohibited
 from anxin.tools.pricing_coerce import age_last_birthday, bad_value, coerce, coerce_int, parse_date
 from anxin.tools.pricing_models import Notice
 from anxin.tools.pricing_tables import dec, round1
@@ -57,10 +58,7 @@ def _genetic_policy() -> dict[str, Any]:
 def is_genetic_key(key: str) -> bool:
     """Whether an input key is genetic data (listed key or prohibited substring, case-insensitive)."""
     policy = _genetic_policy()
-    k = str(key).strip().lower()
-    if k in {p.lower() for p in policy["prohibited_input_keys"]}:
-        return True
-    return any(s.lower() in k for s in policy["prohibited_key_substrings"])
+    return is_prohibited(str(key), policy["prohibited_input_keys"], policy["prohibited_key_substrings"])
 
 
 def genetic_notice() -> Notice:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from anxin.knowledge.filing import load_underwriting, product as catalog_product
 from anxin.tools.errors import ToolError
+from anxin.tools.genetic import is_prohibited
 
 Decision = Literal["standard", "loading", "exclusion", "loading_and_exclusion",
                    "postpone", "decline", "not_applicable"]
@@ -112,12 +113,8 @@ def _uw() -> dict[str, Any]:
 
 def is_genetic(name: Any) -> bool:
     """Whether a condition id or input key is genetic data (``genetic_data``, case-insensitive)."""
-    if not isinstance(name, str):
-        return False
     g = _uw()["genetic_data"]
-    n = name.strip().casefold()
-    return (n in {c.casefold() for c in g["prohibited_conditions"]}
-            or any(s.casefold() in n for s in g["prohibited_key_substrings"]))
+    return is_prohibited(name, g["prohibited_conditions"], g["prohibited_key_substrings"])
 
 
 def resolve_target(target: str) -> tuple[str | None, str | None]:
