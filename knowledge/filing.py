@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -87,23 +87,22 @@ def general_clause_ids() -> list[str]:
     return list(load_catalog()["general"]["clause_ids"]["general"]) + ["PRG-HBB"]
 
 
+def rule_nodes(uw: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping in an underwriting document that carries a ``rule_id``, in file order."""
+    if isinstance(uw, dict):
+        rid = uw.get("rule_id")
+        if isinstance(rid, str):
+            yield rid, uw
+        for value in uw.values():
+            yield from rule_nodes(value)
+    elif isinstance(uw, list):
+        for value in uw:
+            yield from rule_nodes(value)
+
+
 def underwriting_clause_ids(uw: dict[str, Any] | None = None) -> list[str]:
     """Every rule id (``UW-...``, in order of first appearance) and then every exclusion
     clause id (``EX-...``) of underwriting.yaml, or of the given underwriting document."""
     uw = load_underwriting() if uw is None else uw
-    ids: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rid = node.get("rule_id")
-            if isinstance(rid, str) and rid not in ids:
-                ids.append(rid)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(uw)
-    ids += [k for k in uw.get("exclusion_clauses", {}) if k not in ids]
-    return ids
+    ids = list(dict.fromkeys(rid for rid, _ in rule_nodes(uw)))
+    return ids + [k for k in uw.get("exclusion_clauses", {}) if k not in ids]

@@ -634,18 +634,8 @@ def _index(uw: dict[str, Any]) -> dict[str, tuple[str, Any]]:
     if gen and gen.get("rule_id"):
         index.setdefault(gen["rule_id"], ("genetic", gen))
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            rid = node.get("rule_id")
-            if isinstance(rid, str) and rid not in index:
-                index[rid] = ("other", node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(uw)
+    for rid, node in filing.rule_nodes(uw):
+        index.setdefault(rid, ("other", node))
     return index
 
 
