@@ -28,6 +28,18 @@ def _base(calc: Calc, table: str, step: str = "base", column: str | None = None)
     return value
 
 
+def _per_thousand(calc: Calc, table: str, amount: str) -> Decimal:
+    """Base rate per 1,000 (by age band and gender) times ``amount / 1000``: the ``base``
+    and ``amount`` steps of the per-mille products."""
+    v = calc.v
+    r = _base(calc, table, column=v["gender"])
+    units = Decimal(v[amount])
+    p = units / 1000 * r
+    calc.record("amount", p, op="multiply", factors=[Factor(name=f"{amount} / 1000", input=v[amount],
+                band=str(v[amount]), value=float(units / 1000))], basis=f"{fmt(units)} / 1000 x {fmt(r)} = {fmt(p)}")
+    return p
+
+
 def rate_med(calc: Calc) -> Decimal:
     """MED-100 million-yuan medical: base x social x deductible x smoker x BMI x loading - HBB credit."""
     v = calc.v
@@ -45,11 +57,7 @@ def rate_med(calc: Calc) -> Decimal:
 def rate_ci(calc: Calc) -> Decimal:
     """CI-200 critical illness: per-1,000 rate x amount x payment term x coverage period x smoker x BMI x loading."""
     v = calc.v
-    r = _base(calc, "base_rate_per_1000", column=v["gender"])
-    si = Decimal(v["sum_insured"])
-    p = si / 1000 * r
-    calc.record("amount", p, op="multiply", factors=[Factor(name="sum_insured / 1000", input=v["sum_insured"],
-                band=str(v["sum_insured"]), value=float(si / 1000))], basis=f"{fmt(si)} / 1000 x {fmt(r)} = {fmt(p)}")
+    p = _per_thousand(calc, "base_rate_per_1000", "sum_insured")
     p = calc.multiply("payment_term", p, *calc.option("payment_term_factor", v["payment_term"]))
     p = calc.multiply("coverage_period", p, *calc.option("coverage_period_factor", v["coverage_period"]))
     p = calc.multiply("smoker", p, *calc.option("smoker_factor", v["smoker"]))
@@ -144,11 +152,7 @@ def _cgm_factor(calc: Calc) -> tuple[Decimal, Factor]:
 def rate_ltc(calc: Calc) -> Decimal:
     """LTC-500 long-term care: per-1,000 rate x monthly benefit x smoker x loading (level to 65)."""
     v = calc.v
-    r = _base(calc, "rate_per_1000_monthly_benefit", column=v["gender"])
-    mb = Decimal(v["monthly_benefit"])
-    p = mb / 1000 * r
-    calc.record("amount", p, op="multiply", factors=[Factor(name="monthly_benefit / 1000", input=v["monthly_benefit"],
-                band=str(v["monthly_benefit"]), value=float(mb / 1000))], basis=f"{fmt(mb)} / 1000 x {fmt(r)} = {fmt(p)}")
+    p = _per_thousand(calc, "rate_per_1000_monthly_benefit", "monthly_benefit")
     p = calc.multiply("smoker", p, *calc.option("smoker_factor", v["smoker"]))
     p = uw_step(calc, p)
     years = 65 - v["age"]
