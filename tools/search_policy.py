@@ -61,10 +61,8 @@ def invoke(inp: Input, ctx: ToolContext) -> Output:
         raise ToolError("MISSING_PARAM", "'query' is empty", field="query")
     product = inp.product_id.strip().upper() if inp.product_id and inp.product_id.strip() else None
     hits = ctx.get_searcher().search(query, k=inp.k, product=product)
-    results = [Passage(rank=h.rank, clause_id=h.clause_id or "", heading=h.heading or "", text=h.text,
-                       score=float(h.score), doc=h.doc, product_id=getattr(h, "product_id", "") or "",
-                       language=getattr(h, "language", "") or "", title=getattr(h, "title", "") or "",
-                       page=getattr(h, "page", None)) for h in hits]
+    # SearchResult carries every Passage field (plus the source path, not shown to callers)
+    results = [Passage.model_validate(h.to_dict()) for h in hits]
     return Output(query=query, product_id=product, results=results,
                   citations=[r.clause_id for r in results if r.clause_id])
 
