@@ -115,10 +115,16 @@ class HybridSearcher:
         self.config = config or RetrievalConfig()
         self._lock = threading.Lock()
         self._snap: _Snapshot | None = None
+        self._col = None  # the Chroma collection handle, opened once per searcher
+
+    def _collection(self):
+        if self._col is None:
+            self._col = get_collection(self.collection_name)
+        return self._col
 
     # -- loading -------------------------------------------------------------
     def _load(self) -> _Snapshot:
-        col = get_collection(self.collection_name)
+        col = self._collection()
         count = col.count()
         include = ["documents", "metadatas"] + (["embeddings"] if count <= IN_MEMORY_MAX_CHUNKS else [])
         ids: list[str] = []
@@ -170,14 +176,16 @@ class HybridSearcher:
     def snapshot(self, refresh: bool = False) -> _Snapshot:
         """The loaded snapshot; reloaded when asked or when the collection size changed."""
         with self._lock:
-            if self._snap is None or refresh or get_collection(self.collection_name).count() != self._snap.count:
+            if self._snap is None or refresh or self._collection().count() != self._snap.count:
                 self._snap = self._load()
             return self._snap
 
     def invalidate(self) -> None:
-        """Forget the snapshot (after an ingest in this process)."""
+        """Forget the snapshot and the collection handle (after an ingest, or when the
+        collection was dropped and made anew, in this process)."""
         with self._lock:
             self._snap = None
+            self._col = None
 
     # -- searching -----------------------------------------------------------
     def _dense_scores(self, snap: _Snapshot, qv: np.ndarray, rows: np.ndarray | None) -> dict[int, float]:
@@ -190,7 +198,7 @@ class HybridSearcher:
             order = np.argsort(-sims)[: self.config.candidates]
             return {int(rows[i]): float(sims[i]) for i in order}
         # Very large collection: Chroma's ANN index.
-        col = get_collection(self.collection_name)
+        col = self._collection()
         where = None
         if rows is not None:
             allowed = sorted({snap.metas[int(i)]["doc"] for i in rows})
