@@ -13,7 +13,7 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: run test install models index serve bench clean
 
-run: install models index serve
+run: install models llm index serve
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ $(VENV)/.models: $(VENV)/.installed models.yaml
 
 models: $(VENV)/.models
 	$(ANXIN) models assemble
+
+# The embedded LLM runtime. No prebuilt wheel fits here: it compiles once from source
+# (a portable AVX2 build; the native build crashed on this CPU), then pip's wheel cache
+# makes it instant. If the build fails Anxin still runs, answering from templates.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+.PHONY: llm
+llm: install
+	@if $(PY) -c "import llama_cpp" 2>/dev/null; then echo ">> llama-cpp-python is installed"; else \
+	  echo ">> installing llama-cpp-python 0.3.36, the local LLM runtime. It compiles from source the first"; \
+	  echo "   time (about 8 minutes on 2 cores; nothing is wrong while it waits); pip's wheel cache makes"; \
+	  echo "   later installs instant. ANXIN_LLM=none (templates) or ANXIN_LLM=openai need no build."; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install 'llama-cpp-python==0.3.36' || \
+	  echo "!! llama-cpp-python did not build: Anxin will answer from templates only (ANXIN_LLM=none)"; fi
 
 index: install
 	$(ANXIN) index

@@ -167,6 +167,26 @@ def _mount_subcommands() -> None:
     app.add_typer(bench_app, name="bench", help="Run benchmarks; results go to benchmarks/results/.")
     app.add_typer(tool_app, name="tool", help="Call an advisor tool with JSON arguments (scripts and evaluators).")
     app.add_typer(db_app, name="db", help="Create, migrate, seed or reset the database.")
+    _mount_agent_commands()
+
+
+def _mount_agent_commands() -> None:
+    """The advisor's commands: chat, emotion, eval (each module imports its heavy parts lazily)."""
+    from anxin.agent.chat_cli import chat_command
+
+    app.command("chat")(chat_command)
+    try:
+        from anxin.agent.emotion_cli import emotion_command
+
+        app.command("emotion", help="Label the emotion of utterances (--batch FILE.jsonl or --text).")(emotion_command)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    try:
+        from anxin.evals.eval_cli import eval_command
+
+        app.command("eval", help="Run conversation test suites (shared/spec/conversation-tests.md).")(eval_command)
+    except ImportError:  # pragma: no cover - during development only
+        pass
 
 
 _mount_subcommands()

@@ -70,7 +70,10 @@ def _sqlite_pragmas(engine: Engine, path: str | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:  # pragma: no cover - trivial
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: a transaction that reads and then
+        # writes can otherwise fail at once with "database is locked" when another
+        # connection wrote in between (busy_timeout does not cover lock upgrades).
+        conn.exec_driver_sql("BEGIN" if memory else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

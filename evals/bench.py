@@ -215,6 +215,10 @@ def retrieval_cmd(
     """Retrieval quality (own question set, InsQABench) and latency at 10,000 chunks."""
     from anxin.knowledge.embeddings import get_embedder
 
+    # ingestion is measured cold: no passage-embedding cache
+    os.environ["ANXIN_EMBED_CACHE"] = "off"
+    get_embedder.cache_clear()
+
     own = bench_own()
     typer.echo(f"own set: hit@1 {own['hit@1']} hit@5 {own['hit@5']} MRR {own['mrr']} p95 {own['latency_ms']['p95']} ms")
     ins = bench_insqabench(insqabench_split)
@@ -239,6 +243,21 @@ def tools_cmd(
     result = bench_tools(n=n)
     path = write_result("tools", result, out_dir)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=1)[:2000])
+    typer.echo(f"wrote {path}")
+
+
+@app.command("agent")
+def agent_cmd(
+    backends: str = typer.Option("none,local", help="Comma-separated LLM back-ends to measure."),
+    rounds: int = typer.Option(3, help="Times the conversation script is replayed per back-end."),
+    out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write agent.json."),
+) -> None:
+    """Advisor turn latency, time to first token and peak memory per LLM back-end."""
+    from anxin.evals.bench_agent import bench_agent
+
+    result = bench_agent([b.strip() for b in backends.split(",") if b.strip()], rounds=rounds)
+    path = write_result("agent", result, out_dir)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=1)[:3000])
     typer.echo(f"wrote {path}")
 
 
@@ -280,6 +299,17 @@ def summary_markdown(results_dir: Path = RESULTS_DIR) -> str:
             lines.append("")
             lines.append("Agreement with an independent reference: " + ", ".join(
                 f"{k} {v['agreement_pct']}% of {v['n']}" for k, v in per.items()) + ".")
+    agent = results_dir / "agent.json"
+    if agent.exists():
+        a = json.loads(agent.read_text(encoding="utf-8"))
+        lines += ["", "| advisor back-end | turns | turn p50 ms | turn p95 ms | first token p95 ms | peak RSS MB | ungrounded |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, b in a.get("backends", {}).items():
+            if "skipped" in b:
+                lines.append(f"| {name} | skipped: {b['skipped']} | | | | | |")
+                continue
+            lines.append(f"| {name} | {b['turns']} | {b['turn_ms']['p50']} | {b['turn_ms']['p95']} | "
+                         f"{b['first_token_ms']['p95']} | {b['rss_peak_mb']} | {b['ungrounded_replies']} |")
     return "\n".join(([machine_line, ""] if machine_line else []) + lines) + "\n"
 
 
@@ -303,4 +333,5 @@ def all_cmd(out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write resul
     """Every benchmark available."""
     retrieval_cmd(insqabench_split="dev", scale_chunks=10_000, out_dir=out_dir)
     tools_cmd(n=2000, out_dir=out_dir)
+    agent_cmd(backends="none,local", rounds=3, out_dir=out_dir)
     summary_cmd(readme=README)

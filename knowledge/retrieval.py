@@ -63,6 +63,7 @@ class SearchResult:
     title: str = ""
     page: int | None = None
     source: str = ""
+    similarity: float | None = None   # dense cosine of query and passage (None: not scored)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -315,8 +316,27 @@ class HybridSearcher:
                 title=m.get("title", ""),
                 page=page if page >= 0 else None,
                 source=m.get("source_path", ""),
+                similarity=round(dense[i], 4) if i in dense else None,
             ))
         return results
+
+    def clause(self, clause_id: str, language: str | None = None) -> SearchResult | None:
+        """The full text of one clause by id (in ``language`` when the collection has it),
+        or None when no chunk carries that clause id."""
+        snap = self.snapshot()
+        want = clause_id.strip().upper()
+        rows = [i for i, m in enumerate(snap.metas) if str(m.get("clause_id", "")).upper() == want]
+        if not rows:
+            return None
+        i = max(rows, key=lambda j: (snap.metas[j].get("language") == language, -int(snap.metas[j].get("chunk_index", 0))))
+        m = snap.metas[i]
+        page = int(m.get("page", -1))
+        return SearchResult(
+            rank=1, doc=m["doc"], clause_id=m.get("clause_id", ""), heading=m.get("heading", ""),
+            text=snap.section_text.get((m["source_key"], int(m["section_index"])), snap.texts[i]),
+            score=1.0, product_id=m.get("product_id", ""), language=m.get("language", ""),
+            title=m.get("title", ""), page=page if page >= 0 else None, source=m.get("source_path", ""),
+        )
 
 
 _searchers: dict[str, HybridSearcher] = {}

@@ -50,6 +50,9 @@ def _payload(ctx: ToolContext) -> dict[str, Any]:
     if ident is not None:
         payload["verified_customer_id"] = getattr(ident, "customer_id", None)
         payload["verified_policy"] = getattr(ident, "verified_policy", None)
+    # The dialogue engine's structured summary (intent, slots, emotion trajectory,
+    # cited clauses, tool results, next best action) travels with the ticket.
+    payload.update(ctx.extra.get("handoff_payload") or {})
     return payload
 
 

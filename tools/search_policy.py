@@ -43,6 +43,7 @@ class Passage(BaseModel):
     language: str = ""
     title: str = ""
     page: int | None = None
+    similarity: float | None = None   # dense cosine of question and clause (relevance floor)
 
 
 class Output(BaseModel):
