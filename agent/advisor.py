@@ -18,6 +18,7 @@ Deterministic code owns identity checks, numbers, confirmations and policy.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -62,6 +63,12 @@ class Advisor:
 
         self.llm = get_backend(backend)
         self.backend_name = self.llm.name
+        if os.environ.get("ANXIN_REDACT", "1") != "0":
+            # text sent to an external LLM server never carries ID, phone or card numbers
+            from anxin.agent.guardrails import redact_pii
+            from anxin.agent.llm import set_redactor
+
+            set_redactor(redact_pii)
         self._db_factory = db_factory
         self.collection = collection
         self.searcher = searcher
@@ -204,6 +211,7 @@ class Advisor:
             if lead:
                 emit(lead + "\n")
         reply = "\n".join(p for p in (lead, body) if p).strip()
+        reply = _screen_outgoing(reply, lead if turn.backend_used != "none" else "", turn)
         verdict = verify(reply, sources)
         if verdict.ok:
             if body:
@@ -275,6 +283,24 @@ class Advisor:
                 "zh": f"抱歉，无法识别这段音频（{exc}）。请重新录制或改用文字输入。",
                 "en": f"Sorry, I couldn't process that audio ({exc}). Please record it again or type your message."}
             return {"error": msg}
+
+
+def _screen_outgoing(reply: str, llm_text: str, turn: Turn) -> str:
+    """Last look at what the LLM wrote before the reply leaves: no system prompt, no
+    promise (guaranteed returns, "will definitely be paid"), no ID/phone/card numbers.
+    The rest of the reply is tool renderings and clause quotes, checked by the verifier."""
+    if not llm_text:
+        return reply
+    from anxin.agent.guardrails import check_reply, redact_pii
+    from anxin.agent.prompts import ADVISOR_SYSTEM_PROMPT
+
+    problems = check_reply(llm_text, system_prompt=ADVISOR_SYSTEM_PROMPT)
+    if {"system_prompt_leak", "claim_guarantee", "guaranteed_returns"} & set(problems):
+        log.warning("LLM text blocked: %s", problems)
+        return reply.replace(llm_text, turn.template_lead, 1).strip()
+    if any(p.startswith("pii:") for p in problems):
+        return reply.replace(llm_text, redact_pii(llm_text), 1)
+    return reply
 
 
 def _pieces(text: str, size: int = 8) -> list[str]:

@@ -190,7 +190,9 @@ class Turn:
         """Prompt for the LLM's framing sentence(s) of this reply (None: nothing to frame)."""
         from anxin.agent.prompts import phrase_messages
 
-        facts = "\n".join(p for p in self.parts if p)
+        from anxin.agent.guardrails import sanitize_retrieved
+
+        facts = sanitize_retrieved("\n".join(p for p in self.parts if p))
         if not facts:
             return None
         label = self.emotion.label if self.emotion else "neutral"
@@ -495,7 +497,13 @@ class Turn:
         if "error" in result:
             self.tool_error("search_policy", result)
             return
-        answer = answer_from_clauses(self.text, result.get("results") or [], self.lang)
+        try:
+            from anxin.agent.answers import corpus_idf
+
+            idf = corpus_idf(self.ctx.get_searcher())
+        except Exception:  # noqa: BLE001 - unweighted overlap still works
+            idf = None
+        answer = answer_from_clauses(self.text, result.get("results") or [], self.lang, idf)
         if answer is None:
             self.parts.append(t("dont_know", self.lang))
             self.suggestions.append("handoff")

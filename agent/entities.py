@@ -138,13 +138,16 @@ class Entities(BaseModel):
     def quote_params(self, product_id: str) -> dict[str, Any]:
         """The extracted values that are rating parameters of ``product_id`` (plus
         ``birth_date``/``start_date``), JSON-ready, ready for the quote tool."""
-        names = product_param_names(product_id)
+        pid = (product_id or "").upper()
+        names = product_param_names(pid)
         data = self.to_dict()
         out = {k: v for k, v in data.items() if k in names}
-        if "driver_age" in names and "driver_age" not in out and "age" in data:
-            out["driver_age"] = data["age"]
+        aliases = (load_catalog().get("general", {}).get("common_quote_inputs", {}).get("aliases") or {}).get(pid, {})
+        for src, dst in aliases.items():          # UBI-600: age -> driver_age; CI-200: term_years -> payment_term
+            if dst in names and dst not in out and src in data:
+                out[dst] = data[src]
         for extra in ("birth_date", "start_date"):
-            if extra in data and "driver_age" not in out:
+            if extra in data and names:
                 out[extra] = data[extra]
         return out
 
@@ -812,7 +815,6 @@ def _name(ctx: _Ctx) -> None:
     for m in _EN_NAME_CUE.finditer(norm):
         cue = m.group().strip()
         strict = not re.match(r"(?:my\s+name|name|full\s+name)", cue)
-        words = re.findall(r"[A-Za-z][A-Za-z'\-]*", text[m.end():m.end() + 60])
         seq = re.match(r"\s*([A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,3})", text[m.end():])
         if not seq:
             continue

@@ -24,6 +24,17 @@ Public API
 
 Customer text and retrieved clause text are data, never instructions: nothing here
 ever echoes what a message asked for.
+
+Known limits
+------------
+:func:`screen` is a cue matcher, tuned for precision: on the project's own customer
+questions (retrieval benchmark, section exemplars, emotion sets: 1,705 messages) it
+flags only real legal threats, and every benign case of ``tests/data/safety_cases.yaml``
+passes. Reworded attacks that use none of its cues get through: on five fresh held-out
+sets of 40 paraphrased attacks, written before the cues were widened for them, it
+flagged 27, 9, 17, 8 and 13 (20-68 %). It is one layer; identity verification,
+tool-sourced numbers, :func:`sanitize_retrieved` / :func:`fence` and :func:`check_reply`
+do not depend on it.
 """
 from __future__ import annotations
 
@@ -42,6 +53,7 @@ from pydantic import BaseModel, Field
 __all__ = [
     "CATEGORIES",
     "Category",
+    "Rules",
     "Screening",
     "Severity",
     "check_reply",
@@ -192,7 +204,7 @@ def load_rules(path: str | None = None) -> Rules:
     people = raw.get("people", {})
     surnames = people.get("surnames", "")
     surname_class = "[" + re.escape(surnames) + "]" if surnames else "(?!)"
-    flags_norm = re.IGNORECASE | re.MULTILINE
+    flags_norm = re.MULTILINE          # the normalised view is lower case already (and IGNORECASE is slow on CJK)
     cats: dict[str, _CategoryRules] = {}
     for name, spec in (raw.get("categories") or {}).items():
         owners = spec.get("owner_patterns") or {}
@@ -284,6 +296,8 @@ def _zh_name(run: str, rules: Rules) -> str | None:
     if "·" in run:                      # transliterated foreign name: 艾米莉·卡特
         name = run.split("的")[-1]
         return name.strip("·") or None
+    if len(run) >= 3 and run.endswith("家"):
+        run = run[:-1]                  # 老李家 → 老李
     if len(run) >= 2 and run[-2] in "小老" and run[-1] in rules.surnames:
         return run[-2:]                 # 小王, 老张: a colleague or neighbour by nickname
     for k in (4, 3, 2):
@@ -351,8 +365,8 @@ def _decoded_blobs(text: str, rules: Rules) -> list[str]:
     out = []
     for m in _B64.finditer(text):
         blob = m.group(0)
-        if len(blob) < rules.base64_min_length or not re.search(r"[A-Z]", blob) and not re.search(r"\d", blob):
-            continue
+        if len(blob) < rules.base64_min_length or not (re.search(r"[A-Z]", blob) or re.search(r"\d", blob)):
+            continue                    # a long plain word, not an encoding
         padded = blob + "=" * (-len(blob) % 4)
         try:
             raw = base64.b64decode(padded, validate=True)
@@ -373,8 +387,7 @@ def _category_hits(cat: _CategoryRules, view: _Views, rules: Rules) -> list[str]
         hits += [_cue(m) for p in cat.weak_patterns for m in [p.search(view.norm)] if m]
     if cat.owner_zh or cat.owner_en:
         hits += _owner_matches(cat, view, rules)
-    seen: set[str] = set()
-    return [h for h in hits if not (h in seen or seen.add(h))]
+    return list(dict.fromkeys(hits))    # de-duplicated, first occurrence kept
 
 
 def _screen_all(text: str, rules: Rules, depth: int = 0) -> dict[str, list[str]]:
@@ -450,10 +463,11 @@ def sanitize_retrieved(text: str, lang: str | None = None) -> str:
     language = lang if lang in ("zh", "en") else _detect_lang(text)
     marker = rules.sanitize_replacement.get(language, "[removed]")
     cleaned = _ZERO_WIDTH.sub("", text)
-    cleaned = rules.template_tokens.sub(" ", cleaned)
+    if not rules.template_tokens.search(cleaned) and not is_instruction_like(cleaned):
+        return cleaned                  # fast path: nothing anywhere, so nothing on any line
     out: list[str] = []
     for line in cleaned.split("\n"):
-        if line.strip() and is_instruction_like(line):
+        if line.strip() and (rules.template_tokens.search(line) or is_instruction_like(line)):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(indent + marker)
         else:

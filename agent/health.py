@@ -34,7 +34,7 @@ import datetime as _dt
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -162,6 +162,8 @@ def _convert(value: float, unit: str | None) -> float | None:
         return value / 100 if value > 30 else value
     if unit == "weight_auto":           # zh weight without unit: >= 100 is 斤
         return value / 2 if value >= 100 else value
+    if unit == "height_auto":           # height without unit: 1.75 is metres
+        return value * 100 if value < 3 else value
     raise KeyError(f"unknown unit {unit!r} in {LEXICON_PATH.name}")
 
 
@@ -294,7 +296,6 @@ class _Lexicon:
     unknown_stop: set[str]
     periods: list[tuple[re.Pattern[str], float]]
     generic_ask: dict[str, dict[str, str]]
-    raw: dict[str, Any] = field(default_factory=dict)
 
 
 def _patterns(entries: Any) -> list[_Pattern]:
@@ -397,7 +398,7 @@ def _load(lexicon_path: str, filing: str) -> _Lexicon:
         genetic=_compile_all(gen.get("cues")), genetic_not=_compile_all(gen.get("not")),
         unknown_terms=_compile_all(unknown.get("terms")), unknown_generic=_compile_all(unknown.get("patterns")),
         unknown_stop={normalise(s) for s in _flat(unknown.get("stop"))},
-        periods=periods, generic_ask=dict(raw.get("generic_questions") or {}), raw=raw,
+        periods=periods, generic_ask=dict(raw.get("generic_questions") or {}),
     )
 
 

@@ -331,6 +331,15 @@ class NoneBackend(LLMBackend):
 
 
 # ---------------------------------------------------------------- local (llama-cpp-python)
+def _state_cache_mb() -> int:
+    """``ANXIN_LLM_STATE_CACHE_MB``: RAM kept per model for saved KV states, so prompts
+    that alternate system prompts (intent, emotion, slots) each find their prefix cached."""
+    try:
+        return max(0, int(os.environ.get("ANXIN_LLM_STATE_CACHE_MB", "64")))
+    except ValueError:
+        return 64
+
+
 class _LocalModel:
     """One GGUF model, loaded on first use and kept; calls are serialised by ``lock``
     (a llama.cpp context is not thread-safe)."""
@@ -351,6 +360,11 @@ class _LocalModel:
             t0 = time.perf_counter()
             self.llm = Llama(model_path=str(self.path), n_ctx=2048, n_threads=2, n_threads_batch=2, n_batch=256,
                              verbose=False, use_mlock=False)
+            cache_mb = _state_cache_mb()
+            if cache_mb > 0:
+                from llama_cpp import LlamaRAMCache
+
+                self.llm.set_cache(LlamaRAMCache(capacity_bytes=cache_mb << 20))
             self.load_s = time.perf_counter() - t0
             log.info("loaded %s in %.1f s", self.path.name, self.load_s)
         return self.llm

@@ -61,9 +61,9 @@ def test_policy_question_is_answered_from_the_clause_and_cited(advisor, question
 
 
 def test_unanswerable_question_says_it_does_not_know_and_offers_a_human(advisor) -> None:
-    (r,) = converse(advisor, ["你们公司的股票代码是多少？"])
+    (r,) = converse(advisor, ["Do you sell pet insurance?"])
     assert not r.citations
-    assert "人工" in r.reply
+    assert "human" in r.reply.lower()
 
 
 # --------------------------------------------------------------------------- claims

@@ -249,6 +249,11 @@ def test_quote_params_for_product() -> None:
     assert params == {"vehicle_value": 200000, "driver_age": 28, "driving_score": 85}
     e2 = extract_entities("我30岁男，想买50万保额的重疾险，20年缴", today=TODAY)
     assert e2.quote_params("CI-200") == {"age": 30, "gender": "M", "sum_insured": 500000, "payment_term": 20}
+    e3 = extract_entities("I'm 60 and my car is worth 100k, born 1966-05-01", today=TODAY)
+    assert e3.quote_params("ubi-600") == {"driver_age": 60, "vehicle_value": 100000, "birth_date": "1966-05-01"}
+    e4 = extract_entities("重疾险50万，保20年", today=TODAY)
+    assert e4.quote_params("CI-200")["payment_term"] == 20      # catalog alias term_years -> payment_term
+    assert e4.quote_params("NOPE-1") == {}
 
 
 # --------------------------------------------------------------------------- expecting a slot
