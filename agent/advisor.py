@@ -114,7 +114,7 @@ class Advisor:
 
         with self._db() as db:
             row = get_or_create_session(db, session_id, language=result.language)
-            add_message(db, session_id, "user", user_text, {"intent": result.intent, "emotion": result.emotion.model_dump(),
+            add_message(db, session_id, "user", _mask_credentials(user_text, result.entities), {"intent": result.intent, "emotion": result.emotion.model_dump(),
                                                              "entities": _json_safe(result.entities),
                                                              "transcript": result.transcript})
             add_message(db, session_id, "assistant", result.reply, {
@@ -125,6 +125,26 @@ class Advisor:
             row.state = state.to_json()
             if state.verified_customer_id and hasattr(row, "verified_customer_id") and not row.verified_customer_id:
                 row.verified_customer_id = state.verified_customer_id
+
+    def warm_up(self) -> None:
+        """Load what the first turn would otherwise wait for: the clause index snapshot,
+        the embedder, word weights, the NLU lexicons and the LLM (with its system prompt)."""
+        from anxin.agent import emotion, entities, guardrails, health
+
+        try:
+            searcher = self.searcher or self.context("warm-up", "zh").get_searcher()
+            searcher.search("等待期", k=1)
+            from anxin.agent.answers import corpus_idf
+
+            corpus_idf(searcher)
+        except Exception:  # noqa: BLE001 - no index yet: policy answers will say so
+            log.warning("warm-up: the clause index is not available", exc_info=True)
+        entities.extract_entities("30岁 50万", "zh")
+        health.extract_declarations("高血压", "zh")
+        guardrails.screen("你好", "zh")
+        emotion.detect_emotion("你好", "zh")
+        if hasattr(self.llm, "warm_up"):
+            self.llm.warm_up()
 
     # ------------------------------------------------------------------ public API
     def respond(
@@ -147,7 +167,7 @@ class Advisor:
         transcript = None
         prosody = None
         if audio is not None:
-            heard = self._transcribe(audio, language_hint or state.language)
+            heard = self._transcribe(audio, language_hint)
             if heard.get("error"):
                 lang = language_hint or state.language or "zh"
                 reply = heard["error"][lang] if isinstance(heard["error"], dict) else str(heard["error"])
@@ -301,6 +321,23 @@ def _screen_outgoing(reply: str, llm_text: str, turn: Turn) -> str:
     if any(p.startswith("pii:") for p in problems):
         return reply.replace(llm_text, redact_pii(llm_text), 1)
     return reply
+
+
+def _mask_credentials(text: str, entities: dict[str, Any]) -> str:
+    """The customer's message as stored: ID digits, birth date and the name given for
+    verification masked (they are checked, never kept)."""
+    from anxin.agent.state import CREDENTIAL_SLOTS
+
+    for key in CREDENTIAL_SLOTS:
+        value = entities.get(key)
+        if isinstance(value, str) and len(value) >= 2 and value in text:
+            text = text.replace(value, "*" * len(value))
+    dob = entities.get("dob")
+    if isinstance(dob, str):
+        y, _, rest = dob.partition("-")
+        text = re.sub(rf"{y}\s*[-/年.]\s*0?{int(rest[:2]) if rest[:2].isdigit() else 0}\s*[-/月.]\s*0?{int(rest[3:5]) if rest[3:5].isdigit() else 0}日?",
+                      "****-**-**", text)
+    return text
 
 
 def _pieces(text: str, size: int = 8) -> list[str]:

@@ -70,6 +70,9 @@ def _underwritten(pid: str) -> bool:
     return bool((_catalog_products().get(pid) or {}).get("underwriting_line"))
 
 
+#: Rating parameters that are amounts of money (a bare "50万" can only mean one of them).
+_MONEY_PARAMS = frozenset({"sum_insured", "monthly_benefit", "vehicle_value", "building_si", "contents_si"})
+
 _POLICY_PRODUCT = re.compile(r"^XH-([A-Z]+)(\d+)-", re.I)
 
 
@@ -130,6 +133,7 @@ class Turn:
         self.ctx = advisor.context(session_id, self.lang)
         self._handoff: dict[str, Any] = dict(state.handoff or {})
         self.health: Any = None
+        self.extra_sources: list[Any] = []   # filing data shown in a question (allowed values)
 
     # ================================================================== pipeline
     def run(self) -> None:
@@ -269,6 +273,14 @@ class Turn:
             pid = (self.entities.get("product_ids") or [st.last_quote["product_id"]])[0]
             if any(k in product_params(pid) for k in self.entities):
                 self.intent = "quote"
+        # "重疾险 30岁男 50万": a product and the person's details, no question words.
+        if self.intent == "policy_question" and result.scores.get("policy_question", 0) < 2 \
+                and self.entities.get("product_ids"):
+            pid = self.entities["product_ids"][0]
+            details = [k for k in self.entities if k in product_params(pid) or k == "amounts"]
+            if len(details) >= 2:
+                self.intent = "quote"
+                st.task = "quote"
         if self.entities.get("yes") is not None and st.pending_confirmation:
             self.intent = st.pending_confirmation.get("intent", "claim_filing")
         # remember slots
@@ -368,7 +380,7 @@ class Turn:
         for c in self.tool_calls:
             out += [c.args, c.result]
         out += [c.text for c in self.citations] + [c.heading for c in self.citations]
-        return out
+        return out + self.extra_sources
 
     def tool_error(self, name: str, result: dict[str, Any]) -> None:
         """Explain a tool error to the customer (its bilingual message)."""
@@ -454,6 +466,8 @@ class Turn:
         prm = product_params(pid).get(name, {})
         label = str(prm.get(self.lang) or prm.get("en") or name)
         values = prm.get("values")
+        if values:
+            self.extra_sources.append(values)
         if values and prm.get("type") == "enum":
             opts = "/".join(_fmt_value(v) for v in values)
             label = f"{label}（{opts}）" if self.lang == "zh" else f"{label} ({opts})"
@@ -559,6 +573,17 @@ class Turn:
             missing.append(name)
         return missing
 
+    def _fill_bare_amount(self, pid: str) -> None:
+        """A lone amount with no cue ("重疾险 30岁男 50万") fills the product's one missing
+        amount parameter (sum insured, monthly benefit, vehicle value ...)."""
+        amounts = self.entities.get("amounts") or []
+        if len(amounts) != 1:
+            return
+        money = [n for n in required_params(pid) if n in _MONEY_PARAMS and n not in self.state.slots]
+        if len(money) == 1:
+            value = amounts[0]
+            self.state.slots[money[0]] = int(value) if float(value).is_integer() else float(value)
+
     def _on_quote(self) -> None:
         pid = self._quote_product()
         if pid is None:
@@ -566,6 +591,7 @@ class Turn:
             self._ask_product("task_quote")
             return
         self.state.product_id = pid
+        self._fill_bare_amount(pid)
         args = self.quote_args(pid)
         missing = self._missing_for_quote(pid, args)
         if missing:

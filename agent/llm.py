@@ -331,6 +331,15 @@ class NoneBackend(LLMBackend):
 
 
 # ---------------------------------------------------------------- local (llama-cpp-python)
+def _threads() -> int:
+    """``ANXIN_LLM_THREADS`` (default 2). On a CPU shared with other busy processes one
+    thread can be faster: llama.cpp's threads wait for each other at every layer."""
+    try:
+        return max(1, int(os.environ.get("ANXIN_LLM_THREADS", "2")))
+    except ValueError:
+        return 2
+
+
 def _state_cache_mb() -> int:
     """``ANXIN_LLM_STATE_CACHE_MB``: RAM kept per model for saved KV states, so prompts
     that alternate system prompts (intent, emotion, slots) each find their prefix cached."""
@@ -358,8 +367,9 @@ class _LocalModel:
             from llama_cpp import Llama
 
             t0 = time.perf_counter()
-            self.llm = Llama(model_path=str(self.path), n_ctx=2048, n_threads=2, n_threads_batch=2, n_batch=256,
-                             verbose=False, use_mlock=False)
+            threads = _threads()
+            self.llm = Llama(model_path=str(self.path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+                             n_batch=256, verbose=False, use_mlock=False)
             cache_mb = _state_cache_mb()
             if cache_mb > 0:
                 from llama_cpp import LlamaRAMCache

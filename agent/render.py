@@ -51,12 +51,20 @@ def product_name(pid: str | None, lang: str) -> str:
 
 
 def param_label(pid: str, param: str, lang: str) -> str:
-    """The catalog's label of a rating parameter (falls back to the key)."""
+    """The catalog's label of a rating parameter, else the step's name from the reply
+    templates (falls back to the key)."""
     p = _products().get(pid) or {}
     for prm in (p.get("rating") or {}).get("params") or []:
         if prm.get("name") == param:
             return str(prm.get(lang) or param)
-    return param
+    return _step_labels().get(param, {}).get(lang) or param
+
+
+@lru_cache(maxsize=1)
+def _step_labels() -> dict[str, dict[str, str]]:
+    from anxin.agent.dialogue import _replies
+
+    return _replies().get("step_labels", {})
 
 
 def _sep(lang: str) -> str:

@@ -12,12 +12,11 @@ def transcribe_command(
     lang: str | None = typer.Option(None, "--lang", help="Language hint: zh or en (default: detect)."),
     as_json: bool = typer.Option(False, "--json", help="Print text, language, segments, timing as JSON."),
 ) -> None:
-    """Transcribe a recording with the offline Whisper model.
+    """Transcribe a recording with the offline Whisper model (no network).
 
-    Prints the text, or with ``--json`` an object ``{"text", "language", "segments",
-    "duration_s", "rtf", "confidence", "low_confidence"}``. Unusable audio (unreadable,
-    empty, too long or large) exits with status 2 and a message on stderr; a missing
-    speech model exits with status 1.
+    Prints the text; with --json: text, language, segments, duration_s, rtf, confidence,
+    low_confidence. Unusable audio (unreadable, empty, too long, too large) exits with
+    status 2 and a message on stderr; a missing speech model exits with status 1.
     """
     from anxin.agent.speech import AudioError, SpeechUnavailable, get_transcriber
 

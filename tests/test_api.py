@@ -280,3 +280,19 @@ def test_openapi_lists_the_endpoints(client: TestClient) -> None:
         assert path in paths
     assert client.get("/docs").status_code == 200
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_staff_view_shows_the_verified_customer_and_policies(client: TestClient) -> None:
+    sid, auth = _session(client)
+    _say(client, sid, auth, "我想查一下理赔进度")
+    turn = _say(client, sid, auth, "保单号 XH-CI200-2016-000123，身份证后四位 9315，生日 1970-06-25")
+    assert any(c["name"] == "claim_status" and c["ok"] for c in turn["tool_calls"])
+    view = client.get(f"/api/staff/sessions/{sid}", headers=STAFF).json()
+    customer = view["customer"]
+    assert customer and customer["customer_id"] == view["session"]["verified_customer_id"]
+    assert "dob" not in customer and "id_last4" not in customer  # credentials never reach the console
+    assert any(p["policy_number"] == "XH-CI200-2016-000123" for p in view["policies"])
+    said = [m["text"] for m in view["messages"] if m["role"] == "user"][-1]
+    assert "9315" not in said and "1970-06-25" not in said and "XH-CI200-2016-000123" in said
+    live = client.get("/api/staff/sessions", headers=STAFF).json()["sessions"]
+    assert any(s["session_id"] == sid and s["verified_customer_id"] == customer["customer_id"] for s in live)

@@ -179,6 +179,32 @@ def test_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert err.value.code == "TOO_LONG"
 
 
+def test_too_long_without_declared_duration() -> None:
+    """A stream whose length is unknown up front (a browser's WebM/Ogg) is cut off while
+    decoding, not decoded to the end."""
+
+    class NoSeek(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._buf = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+            chunk = self._buf.read(len(buf))
+            buf[:len(chunk)] = chunk
+            return len(chunk)
+
+    data = _encode(_clip_samples(), "ogg")
+    with pytest.raises(AudioError) as err:
+        speech._decode(NoSeek(data), "stream", 2.0)
+    assert err.value.code == "TOO_LONG"
+    assert speech._decode(NoSeek(data), "stream", 60.0).size == pytest.approx(3.29 * SR, abs=0.1 * SR)
+
+
 def test_too_large_and_limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert speech.max_seconds() == 60 and speech.max_bytes() == 10 * 1024 * 1024
     monkeypatch.setenv("ANXIN_AUDIO_MAX_BYTES", "50000")
@@ -288,6 +314,9 @@ def test_english_clip(transcriber: speech.Transcriber) -> None:
     # no hint: the language is detected (between zh and en)
     detected = transcriber.transcribe(_clip_samples())
     assert detected.language == "en" and detected.text
+    # a wrong hint (a Chinese session, English speech) is overruled rather than losing the turn
+    wrong_hint = transcriber.transcribe(CLIP, language="zh")
+    assert wrong_hint.language == "en" and "amiable" in wrong_hint.text.lower()
 
 
 @needs_model

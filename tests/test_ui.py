@@ -45,6 +45,8 @@ def test_server_mounts_the_widget_and_the_console(service, monkeypatch) -> None:
     assert staff.status_code == 200 and "text/html" in staff.headers["content-type"]
     assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/api/staff/queue").status_code == 401  # the API still answers beside the UI
+    missing = client.get("/api/no-such-endpoint")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
     old = client.get("/", params={"q": "等待期"}, follow_redirects=False)
     assert old.status_code == 307 and old.headers["location"].startswith("/search?q=")
     config = client.get("/config").json()

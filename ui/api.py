@@ -479,6 +479,11 @@ def mount_api(app: FastAPI, service: AnxinService | Callable[[], AnxinService]) 
     app.add_middleware(BodySizeLimitMiddleware)
     app.include_router(create_router(service))
 
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def _no_such_endpoint(rest: str) -> None:
+        # Keep unknown /api paths JSON (the widget mounted at "/" would answer them otherwise).
+        raise ApiError(404, "NOT_FOUND", message=f"no endpoint /api/{rest}")
+
 
 __all__ = ["ApiError", "BodySizeLimitMiddleware", "MessageIn", "SessionIn", "SessionOut", "create_router",
            "install_error_handlers", "looks_like_audio", "mount_api", "sse"]

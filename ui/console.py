@@ -15,7 +15,7 @@ import logging
 import os
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home; before importing gradio
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never phone home; set before importing gradio
 
 import gradio as gr  # noqa: E402
 

@@ -119,7 +119,7 @@ class LegacySearchRedirect:
 def mount_ui(app: FastAPI, service: AnxinService) -> None:
     """Mount the staff console at ``/staff`` and the customer widget at ``/`` (in that
     order: ``/`` catches every path the API does not answer)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never phone home
     import gradio as gr
 
     from anxin.ui import console, widget

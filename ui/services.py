@@ -23,6 +23,7 @@ import datetime as dt
 import hmac
 import importlib.util
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -77,6 +78,21 @@ OPENINGS: dict[str, dict[str, str]] = {
                        "en": "Could you tell me a little more about what you need? I'll take care of it."},
 }
 _HANDOFF_TOOLS = {"handoff", "handoff_status"}
+_DATE = re.compile(r"(?<!\d)\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[日号]?|(?<!\d)\d{8}(?!\d)")
+
+
+def mask_credentials(text: str, meta: dict[str, Any] | None) -> str:
+    """A customer message with the verification credentials it carried masked (the ID
+    digits and birth dates the advisor extracted from it); other text is unchanged."""
+    entities = (meta or {}).get("entities") or {}
+    if not isinstance(entities, dict):
+        return text
+    last4 = entities.get("id_last4")
+    if last4:
+        text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(str(last4))}(?![0-9A-Za-z])", "****", text)
+    if entities.get("dob") or entities.get("birth_date"):
+        text = _DATE.sub("****-**-**", text)
+    return text
 
 
 class ServiceError(Exception):
@@ -154,7 +170,7 @@ class AnxinService:
         self._searcher = searcher
         self._init_lock = threading.Lock()
         self._locks = [threading.RLock() for _ in range(64)]
-        self._tokens: dict[str, str] = {}
+        self._tokens: OrderedDict[str, str] = OrderedDict()
         self._results: OrderedDict[str, "TurnResult"] = OrderedDict()
         self._results_lock = threading.Lock()
         self._max_results = max_cached_results
@@ -220,8 +236,15 @@ class AnxinService:
         with self.db() as db:
             audit(db, f"session:{session_id}", TOKEN_ACTION, session_id,
                   {"token_sha256": digest, "channel": channel})
-        self._tokens[session_id] = digest
+        self._cache_token(session_id, digest)
         return session_id, token
+
+    def _cache_token(self, session_id: str, digest: str) -> None:
+        with self._results_lock:
+            self._tokens[session_id] = digest
+            self._tokens.move_to_end(session_id)
+            while len(self._tokens) > 20_000:
+                self._tokens.popitem(last=False)
 
     def check_session_token(self, session_id: str, token: str | None) -> bool:
         """Whether ``token`` was issued for ``session_id`` (False for unknown sessions)."""
@@ -238,7 +261,7 @@ class AnxinService:
                 digest = str((entry.detail or {}).get("token_sha256", "")) if entry is not None else ""
             if not digest:
                 return False
-            self._tokens[session_id] = digest
+            self._cache_token(session_id, digest)
         return hmac.compare_digest(digest, token_digest(token))
 
     def send_text(self, session_id: str, text: str, *, language_hint: str | None = None,
@@ -284,9 +307,10 @@ class AnxinService:
 
     @staticmethod
     def public_message(msg: Any) -> dict[str, Any]:
-        """A message as the customer sees it (no internal metadata)."""
+        """A message as the customer sees it (no internal metadata; credentials masked)."""
         meta = msg.meta or {}
-        out: dict[str, Any] = {"id": msg.id, "role": msg.role, "text": msg.text, "created_at": _iso(msg.created_at)}
+        text = mask_credentials(msg.text, meta) if msg.role == "user" else msg.text
+        out: dict[str, Any] = {"id": msg.id, "role": msg.role, "text": text, "created_at": _iso(msg.created_at)}
         if msg.role == "assistant":
             out["citations"] = list(meta.get("citations") or [])
         if msg.role in ("staff", "system") and meta.get("staff"):
@@ -497,12 +521,13 @@ class AnxinService:
         now = time.monotonic()
         if now - self._viewed.get(key, -1e9) < 600:
             return
+        if len(self._viewed) > 10_000:
+            self._viewed = {k: v for k, v in self._viewed.items() if now - v < 600}
         self._viewed[key] = now
         audit(db, staff.actor, "staff.view_customer", customer_id, {"session_id": session_id})
 
     def staff_session(self, session_id: str, staff: StaffUser | None = None) -> dict[str, Any]:
         """Everything an advisor needs about one session."""
-        from anxin.agent.state import DialogueState
         from anxin.db.handoff import ticket_to_dict
         from anxin.db.models import HandoffTicket
         from anxin.db.sessions import messages
@@ -603,9 +628,16 @@ class AnxinService:
             raise ServiceError("the message is empty", code="EMPTY_MESSAGE")
         if len(text) > MAX_STAFF_TEXT:
             raise ServiceError(f"the message is longer than {MAX_STAFF_TEXT} characters", code="TOO_LONG")
+        from anxin.db.models import HandoffTicket
+
         with self.session_lock(session_id):
             with self.db() as db:
                 taken = self._row(db, session_id).handoff_state == "taken"
+                holder = db.scalars(select(HandoffTicket.taken_by).where(
+                    HandoffTicket.session_id == session_id, HandoffTicket.status == "taken")
+                    .order_by(HandoffTicket.id.desc()).limit(1)).first()
+            if taken and holder and holder != staff.name:
+                raise Conflict(f"session {session_id} is handled by {holder}")
             if not taken:
                 self.take(session_id, staff)
             with self.db() as db:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # never phone home; before importing gradio
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # never phone home; set before importing gradio
 
 import gradio as gr  # noqa: E402
 
