@@ -288,6 +288,12 @@ class Turn:
             if k in ("yes", "amounts", "product_ids"):
                 continue
             st.slots[k] = v
+        if "name" not in self.entities and (st.task in ("claim_status", "claim_filing") or self.entities.get("policy_number")
+                                             or self.entities.get("claim_id")) and not st.verified:
+            name = fallback_name(self.text)
+            if name:
+                self.entities["name"] = name
+                st.slots["name"] = name
         if self.entities.get("product_ids"):
             st.product_id = self.entities["product_ids"][0]
         elif self.entities.get("policy_number") and product_of_policy(self.entities["policy_number"]):
@@ -936,6 +942,36 @@ class Turn:
 
 
 # ---------------------------------------------------------------------- helpers
+
+@lru_cache(maxsize=1)
+def _surnames() -> tuple[str, tuple[str, ...]]:
+    raw = yaml.safe_load((Path(__file__).with_name("data") / "names.yaml").read_text(encoding="utf-8"))
+    return raw["surnames"], tuple(raw["compound_surnames"])
+
+
+_NOT_NAME_CHARS = set("理赔保单查询进度险号码谢好的吗呢请帮我你他她们要想下一个是有没在和就了么啥什")
+_NAME_INTRO = re.compile(r"(?:我是|我叫|本人|姓名|名字)(?:是|叫)?(?:他|她|孩子|小孩)?(?:的)?(?:妈妈|爸爸|母亲|父亲|监护人|家长)?[:：\s]*([\u4e00-\u9fff]{2,4})")
+_EN_NAME = re.compile(r"(?:^|[,;，；.]\s*|\bname(?: is)?\s+|\bi'?m\s+|\bthis is\s+)([A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2})\s*[.,;!]?\s*$|"
+                      r"(?:^|[,;，；]\s*)([A-Z][a-z]+\s+[A-Z][a-z]+)(?=\s*[,;，；.]|\s*$)")
+
+
+def fallback_name(text: str) -> str | None:
+    """A full name given bare for verification ("…，周婷", "…, Zhang Wei."), or None."""
+    single, compound = _surnames()
+    m = _NAME_INTRO.search(text)
+    candidates = [m.group(1)] if m else []
+    candidates += [seg.strip() for seg in reversed(re.split(r"[，,。；;、\s]+", text)) if seg.strip()]
+    for cand in candidates:
+        cand = re.sub(r"(?:的|吧|呢|啊)$", "", cand)
+        if 2 <= len(cand) <= 4 and re.fullmatch(r"[\u4e00-\u9fff]+", cand) and (
+                cand[0] in single or cand[:2] in compound) and not set(cand[1:]) & _NOT_NAME_CHARS:
+            return cand
+    for m in _EN_NAME.finditer(text.strip()):
+        name = m.group(1) or m.group(2)
+        if name and not re.search(r"\b(?:Policy|Claim|Check|Please|Hi|Hello|Thanks|ID|Yes|No|My)\b", name):
+            return name
+    return None
+
 
 def _public(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in CREDENTIAL_SLOTS}
