@@ -100,9 +100,10 @@ def _sentences(text: str) -> list[str]:
     return [s.strip(" -*\t") for s in _SENT.findall(body) if len(s.strip(" -*\t")) >= 4]
 
 
-def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
-    """The clause sentences that best answer the question, in the clause's order."""
-    q = content_tokens(question)
+def best_sentences(question: str, text: str, limit: int = 2, q: set[str] | None = None) -> list[str]:
+    """The clause sentences that best answer the question, in the clause's order
+    (``q``: the question's words, when the caller already removed the uninformative ones)."""
+    q = content_tokens(question) if q is None else q
     wants_number = bool(_HOW_LONG.search(question))
     sents = _sentences(text)
     if not sents:
@@ -110,8 +111,8 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
     scored = []
     for i, s in enumerate(sents):
         toks = content_tokens(s)
-        score = len(q & toks) + (0.5 if wants_number and re.search(r"\d|[一二三四五六七八九十百千万]", s) else 0.0)
-        score -= 0.001 * i                                  # earlier sentences win ties
+        score = len(q & toks) + (1.0 if wants_number and re.search(r"\d|[一二三四五六七八九十百千万]", s) else 0.0)
+        score += 0.3 if i == 0 else -0.001 * i              # the opening sentence states the rule
         scored.append((score, i))
     top = sorted(scored, reverse=True)[:limit]
     keep = sorted(i for score, i in top if score > 0) or [0]
@@ -125,12 +126,14 @@ def best_sentences(question: str, text: str, limit: int = 2) -> list[str]:
 
 
 def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
-                        idf: Callable[[str], float] | None = None) -> Answer | None:
-    """An extractive answer from the retrieved clauses, or None when none is relevant."""
+                        idf: Callable[[str], float] | None = None, ignore: set[str] | None = None) -> Answer | None:
+    """An extractive answer from the retrieved clauses, or None when none is relevant.
+    ``ignore``: words that say nothing about the answer (the product's own name when
+    the search was already limited to that product)."""
     results = [r for r in results if r.get("clause_id")]
     if not results:
         return None
-    q = content_tokens(question)
+    q = content_tokens(question) - (ignore or set())
     top = results[0]
     overlap, sim = relevance(q, top, idf)
     if not _relevant(overlap, sim):
@@ -149,7 +152,7 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
             break
     parts = []
     for hit in cited:
-        sents = best_sentences(question, hit.get("text", ""), limit=2 if hit is top else 1)
+        sents = best_sentences(question, hit.get("text", ""), limit=2 if hit is top else 1, q=q)
         if not sents:
             continue
         quote = ("".join(sents) if lang == "zh" else " ".join(sents))

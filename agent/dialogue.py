@@ -523,7 +523,8 @@ class Turn:
             idf = corpus_idf(self.ctx.get_searcher())
         except Exception:  # noqa: BLE001 - unweighted overlap still works
             idf = None
-        answer = answer_from_clauses(self.text, result.get("results") or [], self.lang, idf)
+        answer = answer_from_clauses(self.text, result.get("results") or [], self.lang, idf,
+                                     ignore=_product_words(pid) if pid else None)
         if answer is None:
             self.parts.append(t("dont_know", self.lang))
             self.suggestions.append("handoff")
@@ -971,6 +972,21 @@ def fallback_name(text: str) -> str | None:
         if name and not re.search(r"\b(?:Policy|Claim|Check|Please|Hi|Hello|Thanks|ID|Yes|No|My)\b", name):
             return name
     return None
+
+
+@lru_cache(maxsize=32)
+def _product_words(pid: str) -> set[str]:
+    """Words of a product's names and aliases (uninformative once the search is limited to it)."""
+    from anxin.agent.answers import content_tokens
+    from anxin.knowledge.filing import product_aliases
+
+    p = _catalog_products().get(pid) or {}
+    names = [render.loc(p.get("name"), "zh"), render.loc(p.get("name"), "en"), pid,
+             *(product_aliases().get(pid) or [])]
+    words: set[str] = set()
+    for n in names:
+        words |= content_tokens(str(n))
+    return words - {"保险", "insur"}
 
 
 def _public(args: dict[str, Any]) -> dict[str, Any]:
