@@ -249,7 +249,11 @@ class Turn:
             from anxin.agent.health import extract_declarations
 
             pending = [d for d in st.declarations if d.get("_missing")] or None
-            health = extract_declarations(self.text, self.lang, pending=pending)
+            claims_talk = st.task in ("claim_filing", "claim_status") or re.search(
+                r"理赔|报案|赔付|报销|\bclaim", self.text, re.I)
+            if not claims_talk:
+                # product names ("糖尿病险", "GlucoCare diabetes insurance") are not declarations
+                health = extract_declarations(_without_product_names(self.text), self.lang, pending=pending)
         except ImportError:
             pass
         except Exception:  # noqa: BLE001
@@ -641,8 +645,10 @@ class Turn:
     def _clean_declarations(self) -> list[dict[str, Any]]:
         return [{k: v for k, v in d.items() if not k.startswith("_")} for d in self.state.declarations]
 
-    def _pre_underwrite(self, pid: str) -> dict[str, Any] | None:
-        args: dict[str, Any] = {"product_id": pid, "declarations": self._clean_declarations()}
+    def _pre_underwrite(self, pid: str, declarations: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        decls = self._clean_declarations() if declarations is None else [
+            {k: v for k, v in d.items() if not k.startswith("_")} for d in declarations]
+        args: dict[str, Any] = {"product_id": pid, "declarations": decls}
         for k in ("age", "gender", "bmi", "height_cm", "weight_kg"):
             if k in self.state.slots:
                 args[k] = self.state.slots[k]
@@ -676,6 +682,17 @@ class Turn:
             return
         self.state.product_id = pid
         pending = [d for d in self.state.declarations if d.get("_missing")]
+        complete = [d for d in self.state.declarations if not d.get("_missing")]
+        if pending and complete:
+            # what is already complete may decide it (decline/postpone) without more questions
+            result = self._pre_underwrite(pid, complete)
+            if result is not None and result.get("decision") in ("decline", "postpone"):
+                self.parts.append(render.underwriting(result, self.lang))
+                self._cite_underwriting(result)
+                self.state.task = None
+                self.state.expecting = []
+                return
+            self.tool_calls = [c for c in self.tool_calls if c.name != "pre_underwrite"]
         if pending:
             from anxin.agent.health import question_for
 
@@ -912,7 +929,8 @@ class Turn:
                   "incident_date": "the date of the incident"}
             table = zh if self.lang == "zh" else en
             if pid and "claim_type" in need:
-                covs = (_catalog_products().get(pid) or {}).get("coverages") or []
+                covs = [c for c in (_catalog_products().get(pid) or {}).get("coverages") or []
+                        if c.get("code") not in _NOT_CLAIMABLE]
                 opts = "/".join(render.loc(c.get("name") or {"zh": c.get("zh"), "en": c.get("en")}, self.lang) or c["code"] for c in covs)
                 table = {**table, "claim_type": (f"理赔项目（{opts}）" if self.lang == "zh" else f"what the claim is for ({opts})")}
             if "id_last4" in need or "name_or_dob" in need:
@@ -989,6 +1007,23 @@ def _product_words(pid: str) -> set[str]:
     return words - {"保险", "insur"}
 
 
+@lru_cache(maxsize=1)
+def _product_name_pattern() -> re.Pattern[str]:
+    from anxin.knowledge.filing import product_aliases
+
+    names: set[str] = set()
+    for pid, p in _catalog_products().items():
+        names |= {render.loc(p.get("name"), "zh"), render.loc(p.get("name"), "en"), pid}
+        names |= {str(a) for a in (product_aliases().get(pid) or [])}
+    names = {n for n in names if len(n) >= 2}
+    return re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)), re.I)
+
+
+def _without_product_names(text: str) -> str:
+    """The text with product names blanked (so 糖尿病险 is not read as diabetes)."""
+    return _product_name_pattern().sub(" 产品 ", text)
+
+
 def _public(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if k not in CREDENTIAL_SLOTS}
 
@@ -1017,6 +1052,9 @@ def _declined_claim(result: dict[str, Any], lang: str) -> str:
     return (f"这次理赔报案未能受理：{text}" if lang == "zh" else f"This claim could not be accepted: {text}").strip()
 
 
+#: Coverage codes that are limits or services, not something a customer claims under.
+_NOT_CLAIMABLE = frozenset({"ANNUAL_LIMIT", "PREMIUM_WAIVER", "CGM_SERVICE"})
+
 _COVERAGE_CUES: dict[str, str] = {
     r"住院|医疗|看病|手术|门诊|hospital|medical|surgery|inpatient": "MED",
     r"重疾|癌|肿瘤|确诊|critical|cancer|tumou?r": "CI",
@@ -1031,7 +1069,7 @@ _COVERAGE_CUES: dict[str, str] = {
 def _guess_coverage(pid: str, text: str) -> str | None:
     """A coverage code of ``pid`` implied by what the customer said (or the only one)."""
     covs = [c for c in (_catalog_products().get(pid) or {}).get("coverages") or [] if c.get("code")]
-    claimable = [c for c in covs if c["code"] not in ("ANNUAL_LIMIT", "PREMIUM_WAIVER", "CGM_SERVICE")]
+    claimable = [c for c in covs if c["code"] not in _NOT_CLAIMABLE]
     if len(claimable) == 1:
         return claimable[0]["code"]
     want = {
