@@ -94,10 +94,10 @@ def detect_language(text: str, previous: str | None, hint: str | None) -> str:
     latin_words = len(re.findall(r"[A-Za-z]{2,}", re.sub(r"\b(?:XH|CLM|TI-RADS|BMI|ID|HbA1c|[A-Z]{2,4}-\d{3})\b", "", text)))
     if cjk == 0 and latin_words == 0:
         return previous or hint or "zh"
+    if cjk and latin_words >= 3 and latin_words > cjk / 2:
+        return "en"          # "Hi, what's the 等待期 for 百万医疗?"
     if cjk and cjk >= latin_words:
         return "zh"
-    if cjk and latin_words > cjk * 2:
-        return "en"
     if cjk:
         return "zh"
     return "en"
@@ -169,6 +169,9 @@ class Turn:
         if reason is not None:
             if guard is not None and guard.category in ("self_harm", "legal_threat"):
                 self.parts.append(guard.reply_zh if self.lang == "zh" else guard.reply_en)
+                if guard.category == "legal_threat":
+                    self.intent = "complaint"
+                    st.intents[-1] = self.intent
             if self.intent not in ("complaint", "handoff_request") and reason in ("complaint", "claim_dispute"):
                 self.intent = "complaint"
             self._open_handoff(handoff_policy.REASONS[reason])
@@ -271,6 +274,9 @@ class Turn:
         result = classify(self.text, self.entities, active_task=st.task, expecting=expecting,
                           has_declarations=has_decl, llm_classify=llm_classify)
         self.intent = result.intent
+        if st.task in ("claim_filing", "claim_status") and self.intent in ("claim_filing", "claim_status", "underwriting") \
+                and self.intent != st.task and max(result.scores.values(), default=0) < 3:
+            self.intent = st.task        # details for the claim in progress, not a new request
         # "那保额100万呢？" after a quote: the same product re-quoted with the new value.
         if result.intent in ("policy_question", "out_of_scope") and result.source != "llm" and st.last_quote \
                 and max(result.scores.values(), default=0) < 3:
@@ -292,6 +298,13 @@ class Turn:
             if k in ("yes", "amounts", "product_ids"):
                 continue
             st.slots[k] = v
+        if "id_last4" not in self.entities:
+            m = _ID4.search(self.text)
+            if m is None and (st.expecting[:1] == ["id_last4"] or "id_last4" in st.expecting):
+                m = _BARE_ID4.search(self.text)
+            if m:
+                self.entities["id_last4"] = m.group(1).upper()
+                st.slots["id_last4"] = self.entities["id_last4"]
         if "name" not in self.entities and (st.task in ("claim_status", "claim_filing") or self.entities.get("policy_number")
                                              or self.entities.get("claim_id")) and not st.verified:
             name = fallback_name(self.text)
@@ -818,8 +831,8 @@ class Turn:
     def _after_verification_failure(self, result: dict[str, Any]) -> bool:
         code = result.get("error", {}).get("code")
         if code in ("VERIFICATION_FAILED", "NOT_VERIFIED", "VERIFICATION_REQUIRED"):
-            for k in CREDENTIAL_SLOTS:
-                self.state.slots.pop(k, None)
+            # the customer usually corrects one detail: forget the ID digits, keep the rest
+            self.state.slots.pop("id_last4", None)
             self.parts.append(t("verification_failed", self.lang))
             self.state.expecting = ["id_last4", "name_or_dob"]
             return True
@@ -878,6 +891,13 @@ class Turn:
     def _on_claim_filing(self) -> None:
         st = self.state
         pending = st.pending_confirmation
+        changed = {k for k in ("amount", "incident_date", "claim_type", "policy_number", "description") if k in self.entities}
+        if pending and changed and not self.entities.get("yes"):
+            # "不对，金额是850": rebuild the claim with the correction and confirm again
+            st.pending_confirmation = pending = None
+        if not changed and self.entities.get("amounts") and pending and self.entities.get("yes") is None:
+            st.slots["amount"] = self.entities["amounts"][-1]
+            st.pending_confirmation = pending = None
         if pending and self.entities.get("yes") is not None:
             if self.entities["yes"]:
                 args = dict(pending["args"])
@@ -968,6 +988,8 @@ def _surnames() -> tuple[str, tuple[str, ...]]:
     return raw["surnames"], tuple(raw["compound_surnames"])
 
 
+_ID4 = re.compile(r"(?:ending(?: in| with)?|ends? (?:in|with)|尾号(?:是|为)?|后(?:四|4)位(?:是|为)?|last (?:4|four)(?: digits| characters| numbers)?(?: of (?:my|his|her|the) (?:id|passport|id card|identity card))?(?: (?:is|are))?)\s*[:：]?\s*([0-9]{3}[0-9Xx])(?![0-9])", re.I)
+_BARE_ID4 = re.compile(r"(?<![0-9A-Za-z-])([0-9]{3}[0-9Xx])(?![0-9A-Za-z-])")
 _NOT_NAME_CHARS = set("理赔保单查询进度险号码谢好的吗呢请帮我你他她们要想下一个是有没在和就了么啥什")
 _NAME_INTRO = re.compile(r"(?:我是|我叫|本人|姓名|名字)(?:是|叫)?(?:他|她|孩子|小孩)?(?:的)?(?:妈妈|爸爸|母亲|父亲|监护人|家长)?[:：\s]*([\u4e00-\u9fff]{2,4})")
 _EN_NAME = re.compile(r"(?:^|[,;，；.]\s*|\bname(?: is)?\s+|\bi'?m\s+|\bthis is\s+)([A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2})\s*[.,;!]?\s*$|"

@@ -841,7 +841,7 @@ def detect_emotion(
             intensity *= 0.8
     intensity = float(min(max(intensity, 0.0), 1.0))
     very_intense = label == "anger" and bool(
-        a.strong_anger or a.exclamations >= 3 or len(a.caps_words) >= 2 or a.all_caps or intensity >= 0.85)
+        a.strong_anger or a.exclamations >= 3 or len(a.caps_words) >= 2 or a.all_caps)
 
     signals.update({
         "intensity": round(intensity, 3),

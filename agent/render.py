@@ -232,6 +232,10 @@ def claim_status(result: dict[str, Any], lang: str) -> str:
             when = c.get("paid_date") or ""
             lines.append(f"已支付：{money(c['paid_amount'], lang)}（{when}）" if lang == "zh"
                          else f"Paid: {money(c['paid_amount'], lang)} ({when})")
+        nxt = (c.get("details") or {}).get("next_payment") if isinstance(c.get("details"), dict) else None
+        if isinstance(nxt, dict) and nxt.get("expected_date"):
+            lines.append(f"下一期给付：{money(nxt.get('amount', 0), lang)}，预计 {nxt['expected_date']} 到账（{nxt.get('period', '')}）" if lang == "zh"
+                         else f"Next payment: {money(nxt.get('amount', 0), lang)}, expected on {nxt['expected_date']} (period {nxt.get('period', '')})")
         est = c.get("estimate_if_approved")
         if isinstance(est, dict) and (loc(est, lang) or est.get("amount") is not None):
             text = loc(est, lang)
