@@ -534,6 +534,11 @@ class Turn:
         if "error" in result:
             self.tool_error("search_policy", result)
             return
+        for hit in result.get("results") or []:
+            if hit.get("language") and hit["language"] != self.lang and hit.get("clause_id"):
+                same = self._clause(hit["clause_id"])
+                if same is not None and same.language == self.lang:
+                    hit.update(text=same.text, heading=same.heading, language=same.language)
         try:
             from anxin.agent.answers import corpus_idf
 
@@ -932,10 +937,16 @@ class Turn:
         if "policy_number" not in s:
             need.append("policy_number")
         need += [m for m in missing if m != "policy_number"]
-        if not s.get("claim_type") and pid:
-            guess = _guess_coverage(pid, self.text + " " + str(s.get("description", "")))
-            if guess:
+        if not s.get("amount") and self.entities.get("amounts"):
+            s["amount"] = self.entities["amounts"][-1]
+        if pid:
+            codes = {c.get("code") for c in (_catalog_products().get(pid) or {}).get("coverages") or []}
+            guess = _guess_coverage(pid, self.text + " " + _first_claim_text(st, self.text))
+            if guess and (self.entities.get("claim_type") is None or self.entities.get("claim_type") not in codes
+                          or s.get("claim_type") not in codes):
                 s["claim_type"] = guess
+            elif s.get("claim_type") and s["claim_type"] not in codes:
+                s.pop("claim_type")
         if not s.get("claim_type"):
             need.append("claim_type")
         if not s.get("incident_date"):
@@ -1007,6 +1018,9 @@ def fallback_name(text: str) -> str | None:
         if 2 <= len(cand) <= 4 and re.fullmatch(r"[\u4e00-\u9fff]+", cand) and (
                 cand[0] in single or cand[:2] in compound) and not set(cand[1:]) & _NOT_NAME_CHARS:
             return cand
+    m = re.search(r"\b(?:mother|father|guardian|mum|mom|dad|parent),?\s+([A-Z][a-z]+\s+[A-Z][a-z]+)", text)
+    if m:
+        return m.group(1)
     for m in _EN_NAME.finditer(text.strip()):
         name = m.group(1) or m.group(2)
         if name and not re.search(r"\b(?:Policy|Claim|Check|Please|Hi|Hello|Thanks|ID|Yes|No|My)\b", name):
@@ -1084,7 +1098,9 @@ _COVERAGE_CUES: dict[str, str] = {
     r"延误|delay": "DELAY",
     r"退货|return": "RETURN",
     r"车|撞|刮|collision|car|crash": "CAR",
-    r"漏水|火灾|被盗|水管|fire|leak|burglar|theft": "HOME",
+    r"家具|电器|电脑|手机|相机|首饰|财物|被盗|被偷|furniture|laptop|camera|belongings|jewell?ery|stolen|burglar|theft": "CONTENTS",
+    r"墙|天花板|地板|屋顶|房屋|ceiling|wall|floor|roof": "BUILDING",
+    r"漏水|火灾|水管|fire|leak|pipe": "HOME",
 }
 
 
@@ -1097,6 +1113,7 @@ def _guess_coverage(pid: str, text: str) -> str | None:
     want = {
         "MED": ("GEN_MED", "COMP_MED", "ACC_MEDICAL"), "CI": ("SEVERE_CI",), "ACC": ("ACC_DEATH_DISABILITY", "ACC_MEDICAL"),
         "DELAY": ("DELAY",), "RETURN": ("RETURN_SHIPPING",), "CAR": ("OWN_DAMAGE",), "HOME": ("CONTENTS", "BUILDING"),
+        "CONTENTS": ("CONTENTS",), "BUILDING": ("BUILDING",),
     }
     codes = [c["code"] for c in claimable]
     for pattern, kind in _COVERAGE_CUES.items():

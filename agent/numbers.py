@@ -168,6 +168,13 @@ _LINE_ORDINAL = re.compile(r"(?m)^[ \t]*(\d{1,2})[.、)](?![\d])")
 _HEIGHT_ZH = re.compile(r"(?<![\d.])([12一两二])\s*米\s*([0-9]{1,2}|[" + _ZH_DIGIT_CHARS + r"十]{1,2})(?![\d.])")
 _HEIGHT_CUE = re.compile(r"身高|个子|height|tall")
 _EN_WORDS = sorted(list(EN_SMALL) + list(EN_SCALES), key=len, reverse=True)
+_SCALE_WORDS = "|".join(sorted(EN_SCALES, key=len, reverse=True))
+# "half a million", "one and a half million", "a million and a half", "2 and a half thousand"
+_HALF = re.compile(
+    r"(?<![a-z\d.])(?:(?P<lead>(?:a|" + "|".join(_EN_WORDS) + r")(?:[\s-]+(?:" + "|".join(_EN_WORDS) + r"))*|\d+)"
+    r"\s+and\s+a\s+half|half(?:\s+an?)?)[\s-]+(?P<scale>" + _SCALE_WORDS + r")(?![a-z])"
+    r"|(?<![a-z\d.])(?P<lead2>a|one|\d+)\s+(?P<scale2>" + _SCALE_WORDS + r")\s+and\s+a\s+half(?![a-z])"
+)
 _EN_NUMBER = re.compile(
     r"(?<![a-z])(?:a\s+(?=(?:hundred|thousand|million|billion)(?![a-z])))?(?:" + "|".join(_EN_WORDS) + r")(?![a-z])"
     r"(?:(?:\s+and\s+|\s+|-)(?:" + "|".join(_EN_WORDS) + r")(?![a-z]))*"
@@ -436,6 +443,22 @@ def find_numbers(text: str) -> list[NumberMention]:
             cm_part *= 10                                   # 1米7 = 170
         taken.append((m.start(), m.end()))
         found.append(NumberMention(Decimal(metres * 100 + cm_part), m.start(), m.end(), "", "cm"))
+    for m in _HALF.finditer(norm):
+        if _overlaps(taken, m.start(), m.end()):
+            continue
+        lead_raw = m.group("lead") if m.group("scale") else m.group("lead2")
+        scale = EN_SCALES[m.group("scale") or m.group("scale2")]
+        if lead_raw is None:
+            lead = Decimal(0)
+        elif lead_raw.isdigit():
+            lead = Decimal(lead_raw)
+        else:
+            lead = Decimal(1) if lead_raw == "a" else _parse_en_words(lead_raw)
+        if lead is None:
+            continue
+        unit, factor, end = _unit_after(norm, m.end())
+        taken.append((m.start(), end))
+        found.append(NumberMention((lead + Decimal("0.5")) * scale * factor, m.start(), end, "", unit, True))
     scanned = _scan_numbers(norm, taken)
     found += scanned
     found += _scan_en_words(norm, taken + [(n.start, n.end) for n in scanned])

@@ -19,6 +19,7 @@ import yaml
 from anxin.agent.numbers import find_numbers
 
 _REPLIES = Path(__file__).with_name("data") / "replies.yaml"
+_GUARDRAILS = Path(__file__).with_name("data") / "guardrails.yaml"
 
 
 @dataclass
@@ -57,10 +58,25 @@ def source_numbers(sources: Iterable[Any]) -> set[Decimal]:
     return out
 
 
+def _replies_in(node: Any) -> list[Any]:
+    """The ``reply`` blocks of the guardrail rules (their fixed texts, e.g. a hotline)."""
+    out: list[Any] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += [v] if k == "reply" else _replies_in(v)
+    elif isinstance(node, list):
+        for v in node:
+            out += _replies_in(v)
+    return out
+
+
 @lru_cache(maxsize=1)
 def template_numbers() -> frozenset[Decimal]:
-    """Numbers written into the fixed reply templates (e.g. 后四位)."""
-    return frozenset(source_numbers([yaml.safe_load(_REPLIES.read_text(encoding="utf-8"))]))
+    """Numbers written into the fixed reply texts: the reply templates (e.g. 后四位) and
+    the guardrails' refusals (e.g. an emergency number)."""
+    sources: list[Any] = [yaml.safe_load(_REPLIES.read_text(encoding="utf-8"))]
+    sources += _replies_in(yaml.safe_load(_GUARDRAILS.read_text(encoding="utf-8")))
+    return frozenset(source_numbers(sources))
 
 
 def verify(reply: str, sources: Iterable[Any], *, allow_templates: bool = True,
