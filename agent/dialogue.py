@@ -263,6 +263,7 @@ class Turn:
             log.exception("health extraction failed")
         self.health = health
         self.entities = {k: v for k, v in ents.items() if v not in (None, [], {}, "")}
+        self._llm_fill(st)
         has_decl = bool(health and (health.declarations or health.refused_genetic or health.none_declared))
         llm_classify = None
         if self.advisor.llm.name != "none" and self.advisor.llm.available:
@@ -272,7 +273,8 @@ class Turn:
             def llm_classify(text: str) -> str | None:
                 return self.advisor.llm.classify(text, list(INTENTS), instructions=INTENT_CLASSIFY_INSTRUCTIONS)
         result = classify(self.text, self.entities, active_task=st.task, expecting=expecting,
-                          has_declarations=has_decl, llm_classify=llm_classify)
+                          has_declarations=has_decl, llm_classify=llm_classify,
+                          previous_intent=st.intents[-1] if st.intents else None)
         self.intent = result.intent
         if st.task in ("claim_filing", "claim_status") and self.intent in ("claim_filing", "claim_status", "underwriting") \
                 and self.intent != st.task and max(result.scores.values(), default=0) < 3:
@@ -284,11 +286,11 @@ class Turn:
             if any(k in product_params(pid) for k in self.entities):
                 self.intent = "quote"
         # "重疾险 30岁男 50万": a product and the person's details, no question words.
-        if self.intent == "policy_question" and result.scores.get("policy_question", 0) < 2 \
+        if self.intent == "policy_question" and result.scores.get("policy_question", 0) < 3 \
                 and self.entities.get("product_ids"):
             pid = self.entities["product_ids"][0]
             details = [k for k in self.entities if k in product_params(pid) or k == "amounts"]
-            if len(details) >= 2:
+            if len(details) >= (2 if result.scores.get("policy_question", 0) < 2 else 3):
                 self.intent = "quote"
                 st.task = "quote"
         if self.entities.get("yes") is not None and st.pending_confirmation:
@@ -327,6 +329,32 @@ class Turn:
             st.not_understood += 1
         else:
             st.not_understood = 0
+
+    def _llm_fill(self, st: DialogueState) -> None:
+        """Ask the LLM (when there is one) for the slots we asked about that the parsers
+        did not find in the answer. Its values are proposals: the tools validate them."""
+        llm = self.advisor.llm
+        if llm.name == "none" or not llm.available or not st.expecting or not st.product_id:
+            return
+        params = product_params(st.product_id)
+        wanted = [n for n in st.expecting if n in params and n not in self.entities]
+        if not wanted:
+            return
+        types = {"int": "integer", "number": "number", "bool": "boolean", "enum": None, "dict": "object"}
+        props: dict[str, Any] = {}
+        for n in wanted:
+            prm = params[n]
+            if prm.get("type") == "enum":
+                props[n] = {"enum": list(prm.get("values") or [])}
+            else:
+                props[n] = {"type": types.get(str(prm.get("type")), "string")}
+        from anxin.agent.prompts import SLOT_EXTRACT_INSTRUCTIONS
+
+        found = llm.extract_json(self.text, {"type": "object", "properties": props},
+                                 instructions=SLOT_EXTRACT_INSTRUCTIONS) or {}
+        for k, v in found.items():
+            if k in props and v is not None:
+                self.entities[k] = v
 
     def _merge_health(self, health: Any) -> None:
         st = self.state

@@ -253,6 +253,8 @@ _GENDER_F = _rx(_PERSON["gender_f"])
 _GENDER_BLOCK = _rx(_PERSON["gender_block"])
 _SMOKER_FALSE = _rx(_PERSON["smoker_false"])
 _SMOKER_TRUE = _rx(_PERSON["smoker_true"])
+_INSURED_F = _rx(_PERSON.get("insured_relative_f"))
+_INSURED_M = _rx(_PERSON.get("insured_relative_m"))
 _AGE_RELATIVES = _rx(_PERSON["age_relatives"])
 _AGE_SELF = _rx(_PERSON["age_self"])
 
@@ -269,6 +271,8 @@ _FAMILY_SINGLE_RX = re.compile(
     _F,
 )
 _FAMILY_OF = _rx(_NEEDS["family_of"])
+_DEP_TOTAL = _rx(_NEEDS.get("dependents_total"))
+_CHILD_WORDS = {"孩子", "小孩", "儿子", "女儿", "宝宝", "娃", "kid", "child", "baby", "son", "daughter"}
 _BUY_FOR = re.compile(r"(?:" + _NEEDS["buy_for"] + r")\s*(?:my|我的?|我)?\s*$", _F)
 _EXISTING_CUE = _rx(_NEEDS["existing_cues"])
 _EXISTING_KINDS = {str(k): str(v) for k, v in _NEEDS["existing_kinds"].items()}
@@ -294,9 +298,11 @@ _CLAIM_TYPES = [
     (re.compile(rule["re"], _F), [c for c in rule["codes"] if c in _ALL_CODES]) for rule in _LEX["claim_types"]
 ]
 _CLAIM_CONTEXT = _rx(_LEX["claim_context"])
+_CLAIM_HISTORY = _rx(_LEX.get("claim_history"))
 
 _ENUMS = {slot: [(val, re.compile(rx, _F)) for val, rx in vals.items()] for slot, vals in _LEX["enums"].items()}
 _BOOLS = {slot: (re.compile(v["false"], _F), re.compile(v["true"], _F)) for slot, v in _LEX["bools"].items()}
+_ENUMS_NOT_AFTER = {slot: re.compile(rx, _F) for slot, rx in (_LEX.get("enums_not_after") or {}).items()}
 _ENUMS_ASKED = {slot: [(val, re.compile(rx, _F)) for val, rx in vals.items()]
                 for slot, vals in (_LEX.get("enums_when_asked") or {}).items()}
 _FIXED = {slot: [(int(val), re.compile(rx, _F)) for val, rx in vals.items()] for slot, vals in _LEX["fixed"].items()}
@@ -316,6 +322,13 @@ _CONTEXT_OF = {
 _SENSORS = _LEX["sensors"]
 _SENSOR_RX = {k: re.compile(v, _F) for k, v in _SENSORS.items() if k not in ("all", "negation")}
 _SENSOR_ALL = _rx(_SENSORS["all"])
+_SENSOR_LISTS = _LEX.get("sensor_lists") or {}
+_SENSOR_WORDS = _SENSOR_LISTS.get("words") or {}
+_SENSOR_WORD = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _SENSOR_WORDS.items()), _F) if _SENSOR_WORDS else None
+_SENSOR_ANY = "(?:" + "|".join(f"(?:{v})" for v in _SENSOR_WORDS.values()) + ")"
+_SENSOR_LIST = re.compile(
+    r"(?<![a-z])(?P<items>" + _SENSOR_ANY + r"(?:(?:" + _SENSOR_LISTS.get("joiners", ",") + r")" + _SENSOR_ANY
+    + r")*)\s*(?:" + _SENSOR_LISTS.get("nouns", "sensors?") + r")", _F) if _SENSOR_WORDS else None
 _SENSOR_NEG_BEFORE = re.compile(r"(?:" + _SENSORS["negation"] + r")\s*(?:装|安装|install(?:ed)?)?\s*(?:了|过)?\s*$", _F)
 _SENSOR_NEG_AFTER = re.compile(r"^[^，,。；;]{0,6}?(?:都|也|还)?(?:没装|没有装|没安装|未安装|不装|没有|没)", _F)
 
@@ -487,6 +500,12 @@ def extract_entities(text: str, lang: str | None = None, *, expecting: str | Non
     _occupation(ctx)
     _indicators(ctx, products)
     _numeric_slots(ctx, products)
+    _remap_amount(ctx, products)
+    if not products:
+        inferred = _implied_product(ctx)
+        if inferred:
+            products = [inferred]
+            ctx.out["product_ids"] = products
     _needs(ctx, products)
     _confirmation(ctx)
     _expected(ctx, products)
@@ -565,6 +584,42 @@ def _products(ctx: _Ctx) -> list[str]:
         if pid not in seen:
             seen.append(pid)
     return seen
+
+
+def _line_params() -> dict[str, frozenset[str]]:
+    """Products whose every rating parameter is specific to them (motor, home, flight,
+    shopping): product id -> those parameters."""
+    counts: dict[str, int] = {}
+    for pid in _catalog_products():
+        for name in product_param_names(pid):
+            counts[name] = counts.get(name, 0) + 1
+    out = {}
+    for pid in _catalog_products():
+        names = product_param_names(pid)
+        own = frozenset(n for n in names if counts[n] == 1)
+        if names and own == names:
+            out[pid] = own
+    return out
+
+
+_LINE_PARAMS = _line_params()
+_ALL_UNIQUE = {n for pid in _catalog_products() for n in product_param_names(pid)
+               if sum(n in product_param_names(q) for q in _catalog_products()) == 1}
+
+
+def _implied_product(ctx: _Ctx) -> str | None:
+    """The product a message names only through its details: two or more parameters that
+    only one motor/home/flight/shopping product rates on ("I drive a 7-seater worth 400k,
+    3 million third-party cover"), and no detail of another product. Not for claims."""
+    if _claimish(ctx) or ctx.out.get("policy_number") or ctx.out.get("claim_id"):
+        return None
+    found = {k for k, v in ctx.out.items() if k in _ALL_UNIQUE and v not in (None, {}, [])}
+    hits = [pid for pid, names in _LINE_PARAMS.items() if len(found & names) >= 2]
+    if len(hits) != 1:
+        return None
+    if found - _LINE_PARAMS[hits[0]]:
+        return None
+    return hits[0]
 
 
 # =========================================================================== dates
@@ -724,9 +779,12 @@ def _enums_and_bools(ctx: _Ctx, products: list[str]) -> None:
         if slot not in ("coverage_period",) and not ctx.context(slot, products):
             continue
         best: tuple[int, str, int, int] | None = None
+        not_after = _ENUMS_NOT_AFTER.get(slot)
         for value, rx in options:
             for m in rx.finditer(norm):
                 if not ctx.free(m.start(), m.end()):
+                    continue
+                if not_after is not None and not_after.search(norm[max(0, m.start() - 16):m.start()]):
                     continue
                 if best is None or m.start() < best[0]:
                     best = (m.start(), value, m.start(), m.end())
@@ -782,6 +840,12 @@ def _person(ctx: _Ctx) -> None:
         ctx.set("gender", "F")
     elif males and females and ctx.expecting == "gender":
         ctx.set("gender", "M" if males[0].start() < females[0].start() else "F")
+    if "gender" not in ctx.out and _INSURED_F is not None and _INSURED_M is not None:
+        rel_f, rel_m = _INSURED_F.search(norm), _INSURED_M.search(norm)
+        if rel_f and not rel_m:
+            ctx.set("gender", "F")
+        elif rel_m and not rel_f:
+            ctx.set("gender", "M")
     neg = next((m for m in _SMOKER_FALSE.finditer(norm) if ctx.free(m.start(), m.end())), None)
     if neg is not None:
         ctx.set("smoker", False)
@@ -920,18 +984,31 @@ def _sensors(ctx: _Ctx, products: list[str]) -> None:
     if _SENSOR_ALL is not None and _SENSOR_ALL.search(norm):
         neg = re.search(r"都没|都不|none|no\s+sensors", norm)
         found = {k: not neg for k in _SENSOR_RX}
+    # (sensor, start, end, where a negation before it is looked for, where the phrase ends)
+    hits: list[tuple[str, int, int, int, int]] = [
+        (k, m.start(), m.end(), m.start(), m.end()) for k, rx in _SENSOR_RX.items() for m in rx.finditer(norm)]
+    if _SENSOR_LIST is not None and _SENSOR_WORD is not None:
+        # "water leak, smoke and gas sensors", 漏水、烟雾和燃气报警器: one noun for the list
+        for lm in _SENSOR_LIST.finditer(norm):
+            a, b = lm.span("items")
+            hits = [(h[0], h[1], h[2], a, max(h[4], lm.end())) if a <= h[1] < lm.end() else h for h in hits]
+            for wm in _SENSOR_WORD.finditer(norm, a, b):
+                key = wm.lastgroup
+                if key and not any(h[1] < wm.end() and wm.start() < h[2] for h in hits):
+                    hits.append((key, wm.start(), wm.end(), a, lm.end()))
     clauses = [(m.start(), m.end()) for m in re.finditer(r"[^，,。；;!！?？\n]+", norm)]
     for a, b in clauses:
-        seg = norm[a:b]
-        hits = [(k, m) for k, rx in _SENSOR_RX.items() for m in rx.finditer(seg)]
-        if not hits:
+        seg_hits = [h for h in hits if a <= h[1] < b]
+        if not seg_hits:
             continue
-        last_end = max(m.end() for _, m in hits)
-        neg_after = bool(_SENSOR_NEG_AFTER.match(seg[last_end:]))
-        for key, m in hits:
-            neg_before = bool(_SENSOR_NEG_BEFORE.search(seg[max(0, m.start() - 8):m.start()]))
+        last_end = max(h[4] for h in seg_hits)
+        tail = norm[last_end:b] if last_end <= b else norm[last_end:]
+        tail = tail[:next((m.start() for m in re.finditer(r"[，,。；;!！?？\n]", tail)), len(tail))]
+        neg_after = bool(_SENSOR_NEG_AFTER.match(tail))
+        for key, start, end, anchor, _ in seg_hits:
+            neg_before = bool(_SENSOR_NEG_BEFORE.search(norm[max(0, anchor - 16):anchor]))
             found[key] = not (neg_before or neg_after)
-            ctx.consume(a + m.start(), a + m.end())
+            ctx.consume(start, end)
     if found:
         ctx.out["sensors"] = found
 
@@ -1076,6 +1153,16 @@ def _numeric_slots(ctx: _Ctx, products: list[str]) -> None:
     _ages(ctx, age_mentions, products)
 
 
+def _remap_amount(ctx: _Ctx, products: list[str]) -> None:
+    """保额 for a product rated on a monthly benefit (长期护理险 保额5000) is that benefit."""
+    if "sum_insured" not in ctx.out or "monthly_benefit" in ctx.out or not products:
+        return
+    if any("sum_insured" in product_param_names(p) for p in products):
+        return
+    if any("monthly_benefit" in product_param_names(p) for p in products):
+        ctx.out["monthly_benefit"] = ctx.out.pop("sum_insured")
+
+
 def _compatible_loose(slot: str, m: NumberMention) -> bool:
     v = m.value
     if slot == "height_cm":
@@ -1146,7 +1233,13 @@ _MOTOR_SLOTS = ("vehicle_value", "tpl_limit", "in_vehicle_per_seat", "at_fault_c
 def _needs(ctx: _Ctx, products: list[str]) -> None:
     norm = ctx.norm
     # dependents
-    if _DEP_ZERO.search(norm):
+    total_m = next((m for m in _DEP_TOTAL.finditer(norm) if ctx.free(m.start(), m.end())), None) \
+        if _DEP_TOTAL is not None else None
+    total_n = _small_int(next((g for g in total_m.groups() if g), None)) if total_m else None
+    if total_n is not None and 0 < total_n <= 50:
+        ctx.set("dependents", total_n)
+        ctx.consume(total_m.start(), total_m.end())
+    elif _DEP_ZERO.search(norm):
         ctx.set("dependents", 0)
     else:
         total = 0
@@ -1171,6 +1264,7 @@ def _needs(ctx: _Ctx, products: list[str]) -> None:
                     counted_spans.append((m.start(), m.end()))
                     ctx.consume(m.start(), m.end())
             cue = bool(_DEP_CUES.search(norm)) or explicit or ctx.expecting == "dependents"
+            seen_single: set[str] = set()
             if cue:
                 for m in _FAMILY_SINGLE_RX.finditer(norm):
                     if any(a <= m.start() < b for a, b in counted_spans):
@@ -1181,6 +1275,9 @@ def _needs(ctx: _Ctx, products: list[str]) -> None:
                     key = word if word in _FAMILY_SINGLE else word.rstrip("s")
                     if key in ("kid", "child", "baby", "son", "daughter") and word.endswith("s"):
                         continue          # "kids" without a count
+                    if key in seen_single or (key in _CHILD_WORDS and counted_spans):
+                        continue          # 老婆…老婆孩子: the same person named twice
+                    seen_single.add(key)
                     total += _FAMILY_SINGLE.get(key, 0)
                     explicit = True
             if explicit and total:
@@ -1190,7 +1287,7 @@ def _needs(ctx: _Ctx, products: list[str]) -> None:
     held_spans: list[tuple[int, int]] = []
     for m in _EXISTING_CUE.finditer(norm):
         end = m.end()
-        brk = re.search(r"[。；;!！?？\n，,]|\s*(?:但是?|不过|还想|想|but|and\s+(?:i|want)|want)", norm[end:])
+        brk = re.search(r"[。；;!！?？\n，,]|\.(?=\s|$)|\s*(?:但是?|不过|还想|想|but|and\s+(?:i|want)|want)", norm[end:])
         seg_end = end + (brk.start() if brk else len(norm) - end)
         held_spans.append((end, seg_end))
         items: list[tuple[int, str]] = []
@@ -1299,7 +1396,8 @@ def _expected(ctx: _Ctx, products: list[str]) -> None:
 
 
 def _claimish(ctx: _Ctx) -> bool:
-    return bool(_CLAIM_CONTEXT.search(ctx.norm)) or ctx.expecting in (
+    text = _CLAIM_HISTORY.sub(" ", ctx.norm) if _CLAIM_HISTORY is not None else ctx.norm
+    return bool(_CLAIM_CONTEXT.search(text)) or ctx.expecting in (
         "claim_type", "description", "amount", "incident_date") or "claim_id" in ctx.out
 
 

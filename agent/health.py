@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 
 from anxin.agent.numbers import parse_chinese_numeral
 from anxin.knowledge.filing import filing_dir, load_underwriting
-from anxin.knowledge.names import condition_names
+from anxin.knowledge.names import condition_names, squash
 from anxin.knowledge.text import detect_language
 from anxin.tools.underwriting import round1
 
@@ -280,6 +280,8 @@ class _Lexicon:
     clauses: re.Pattern[str]
     none_exact: list[re.Pattern[str]]
     none: list[re.Pattern[str]]
+    not_health: list[re.Pattern[str]]
+    courtesy: list[re.Pattern[str]]
     others: list[re.Pattern[str]]
     yes: list[re.Pattern[str]]
     no: list[re.Pattern[str]]
@@ -387,6 +389,8 @@ def _load(lexicon_path: str, filing: str) -> _Lexicon:
         pieces=pieces, clauses=clauses,
         none_exact=_compile_all((raw.get("none") or {}).get("exact")),
         none=_compile_all((raw.get("none") or {}).get("phrases")),
+        not_health=_compile_all((raw.get("none") or {}).get("not_health")),
+        courtesy=_compile_all((raw.get("none") or {}).get("courtesy")),
         others=_compile_all(raw.get("no_others")),
         yes=_compile_all(ans.get("yes_words")), no=_compile_all(ans.get("no_words")),
         answer_strip=re.compile(ans.get("strip", r"[,.!?。~]+")),
@@ -543,6 +547,7 @@ class _Mention:
     start: int
     end: int
     status: str = "positive"          # positive | negated | family | hypothetical
+    explicit: bool = False            # a ``negative`` phrase of the lexicon ("non-smoker", "戒烟了")
 
     @property
     def span(self) -> tuple[int, int]:
@@ -632,7 +637,7 @@ def _find_mentions(lex: _Lexicon, tx: _Text, blocked: list[tuple[int, int]]) -> 
         if not any(_overlaps((c[0], c[1]), (d[0], d[1])) for d in chosen):
             chosen.append(c)
     chosen.sort()
-    mentions = [_Mention(cid, s, e, "negated" if neg else "positive") for s, e, cid, neg in chosen]
+    mentions = [_Mention(cid, s, e, "negated" if neg else "positive", explicit=neg) for s, e, cid, neg in chosen]
     spans = [m.span for m in mentions]
     for m in mentions:
         if m.status != "positive":
@@ -898,7 +903,8 @@ def extract_declarations(text: str, lang: str | None = None, *, pending: list[di
     for cid, ms in by_cid.items():
         positives = [m for m in ms if m.status == "positive"]
         negs = [m for m in ms if m.status == "negated"]
-        if positives and not (negs and negs[-1].start > positives[-1].start):
+        if positives and not (negs and negs[-1].start > positives[-1].start
+                              and _retracts(t, negs[-1], positives, cid)):
             declared.append(cid)
             result.mentions[cid] = t[positives[0].start:positives[0].end]
         elif negs:
@@ -1011,8 +1017,11 @@ def extract_declarations(text: str, lang: str | None = None, *, pending: list[di
 
     # nothing to declare / nothing else
     stripped = _strip_answer(lex, t)
-    masked = _mask(t, mention_spans)
-    said_none = any(rx.fullmatch(stripped) for rx in lex.none_exact) or any(rx.search(masked) for rx in lex.none)
+    for rx in lex.courtesy:                     # "没有，谢谢" / "no, thanks": the answer is "没有" / "no"
+        stripped = _strip_answer(lex, rx.sub(" ", stripped))
+    masked = _mask(t, mention_spans + _spans(lex.not_health, t))   # "没别的问题了，拜拜" is not a declaration
+    said_none = (any(rx.fullmatch(stripped) for rx in lex.none_exact) and not _spans(lex.not_health, t)) \
+        or any(rx.search(masked) for rx in lex.none)
     said_others = any(rx.search(masked) for rx in lex.others)
     health_decls = [d for d in result.declarations if d["condition"] != "bmi"]
 
@@ -1023,6 +1032,23 @@ def extract_declarations(text: str, lang: str | None = None, *, pending: list[di
         result.no_others = said_others or (said_none and not health_decls and not result.unknown_conditions)
         result.none_declared = (said_none or said_others) and not health_decls and not result.unknown_conditions
     return result
+
+
+def _retracts(t: str, neg: _Mention, positives: list[_Mention], cid: str) -> bool:
+    """Whether a denial after the positive mentions takes the condition back ("我有高血压……其实没有
+    高血压", "I smoke - well, I'm a non-smoker now"): an explicit negative phrase does, and so does
+    a denial of the same words or of the condition's own name. Denying a different aspect does not
+    ("a stent for coronary heart disease, no heart attack since")."""
+    if neg.explicit:
+        return True
+    said = squash(t[neg.start:neg.end])
+    for p in positives:
+        other = squash(t[p.start:p.end])
+        if said and other and (said in other or other in said):
+            return True
+    spec = load_underwriting()["conditions"].get(cid) or {}
+    names = [squash(n) for n in condition_names(cid, spec)]
+    return any(n and n in said for n in names)
 
 
 def _tidy(value: Any, digits: int) -> int | float:

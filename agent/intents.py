@@ -89,6 +89,7 @@ def classify(
     expecting: str | None = None,
     has_declarations: bool = False,
     llm_classify: Callable[[str], str | None] | None = None,
+    previous_intent: str | None = None,
 ) -> IntentResult:
     """The intent of one customer turn.
 
@@ -115,9 +116,13 @@ def classify(
     if scores.get("claim_filing") and re.search(r"怎么|如何|流程|需要什么|需要哪些|how (?:do|to|can)|what do i need", text, re.I):
         if not re.search(r"我要|我想|帮我|i want|i'd like|i would like|please file", text, re.I):
             scores["policy_question"] = scores.get("policy_question", 0.0) + scores.pop("claim_filing")
-    # "Can I buy X with condition Y" is underwriting, not a quote.
-    if has_declarations and scores.get("quote", 0) and not scores.get("premium_simulation"):
-        scores["quote"] = scores.get("quote", 0.0) + 0.5
+    # "I have condition Y and want to buy X" is underwriting unless they ask for a price.
+    if has_declarations and 0 < scores.get("quote", 0) < 2.5:
+        scores["underwriting"] = scores.get("underwriting", 0.0) + 1.0
+
+    # "那中症呢" / "what about X?" right after a policy question continues it.
+    if not scores and previous_intent == "policy_question" and _ELLIPSIS.search(text):
+        return IntentResult("policy_question", 0.6, scores, fired, "state")
 
     best, best_score = _best(scores)
     second = sorted(scores.values(), reverse=True)[1] if len(scores) > 1 else 0.0
@@ -148,6 +153,8 @@ def classify(
             return IntentResult(label, confidence, scores, fired, "llm")
     return IntentResult(best, confidence, scores, fired)
 
+
+_ELLIPSIS = re.compile(r"^\s*(?:那|那么|那要是|那如果)?.{1,15}(?:呢|怎么样|怎么算)[？?]?\s*$|^\s*(?:and|what|how) about\b.{1,40}\??\s*$", re.I)
 
 # Tie-break order when two labels score the same: the more specific, actionable one.
 _PRIORITY = (

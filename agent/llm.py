@@ -30,6 +30,7 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -340,13 +341,14 @@ def _threads() -> int:
         return 2
 
 
-def _state_cache_mb() -> int:
-    """``ANXIN_LLM_STATE_CACHE_MB``: RAM kept per model for saved KV states, so prompts
-    that alternate system prompts (intent, emotion, slots) each find their prefix cached."""
+def _prefix_states() -> int:
+    """``ANXIN_LLM_PREFIX_STATES`` (default 6; 0 turns it off): how many KV states of
+    fixed prompt prefixes each local model keeps, so calls that alternate system prompts
+    (intent, emotion, slots, phrasing) each resume from their own evaluated prefix."""
     try:
-        return max(0, int(os.environ.get("ANXIN_LLM_STATE_CACHE_MB", "64")))
+        return max(0, int(os.environ.get("ANXIN_LLM_PREFIX_STATES", "6")))
     except ValueError:
-        return 64
+        return 6
 
 
 class _LocalModel:
@@ -360,6 +362,54 @@ class _LocalModel:
         self.llm: Any | None = None
         self.load_s: float | None = None
         self._grammars: dict[str, Any] = {}
+        self._states: OrderedDict[str, tuple[Any, int, bytes]] = OrderedDict()
+        self._current: str | None = None  # prefix key whose tokens the context holds
+
+    # llama-cpp-python's own LlamaRAMCache also copies the (n_tokens x vocabulary) score
+    # matrix into every entry (~150 MB for a 250-token prompt of a Qwen model) without
+    # counting it, so the few prefix states needed here are kept directly: token ids plus
+    # llama.cpp's compact state (a few MB).
+    def restore_prefix(self, key: str) -> None:
+        """Before a call whose messages (all but the last) hash to ``key``: load the saved
+        KV state of that prefix unless the context already holds it (caller holds ``lock``)."""
+        if key == self._current or key not in self._states:
+            return
+        import ctypes
+
+        import llama_cpp
+
+        ids, n_tokens, data = self._states[key]
+        llm = self.get()
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(data)) != len(data):
+            llm.reset()
+            self._current = None
+            return
+        llm.input_ids[:n_tokens] = ids
+        llm.n_tokens = n_tokens
+        llm._requires_eval = True
+        self._states.move_to_end(key)
+        self._current = key
+
+    def save_prefix(self, key: str) -> None:
+        """After a completed call: remember the context's state under ``key`` (once)."""
+        self._current = key
+        limit = _prefix_states()
+        if limit == 0 or key in self._states:
+            return
+        import ctypes
+
+        import llama_cpp
+
+        llm = self.get()
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        buf = (ctypes.c_uint8 * int(size))()
+        n_bytes = int(llama_cpp.llama_state_get_data(llm._ctx.ctx, buf, size))
+        if n_bytes <= 0 or n_bytes > size:
+            return
+        self._states[key] = (llm.input_ids[: llm.n_tokens].copy(), llm.n_tokens, ctypes.string_at(buf, n_bytes))
+        while len(self._states) > limit:
+            self._states.popitem(last=False)
 
     def get(self) -> Any:
         """The ``Llama`` object (caller holds ``lock``)."""
@@ -370,11 +420,6 @@ class _LocalModel:
             threads = _threads()
             self.llm = Llama(model_path=str(self.path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
                              n_batch=256, verbose=False, use_mlock=False)
-            cache_mb = _state_cache_mb()
-            if cache_mb > 0:
-                from llama_cpp import LlamaRAMCache
-
-                self.llm.set_cache(LlamaRAMCache(capacity_bytes=cache_mb << 20))
             self.load_s = time.perf_counter() - t0
             log.info("loaded %s in %.1f s", self.path.name, self.load_s)
         return self.llm
@@ -401,6 +446,13 @@ class _LocalModel:
 
                     self._grammars[key] = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
         return self._grammars[key]
+
+
+def _prefix_key(messages: list[dict[str, str]]) -> str:
+    """A key for the fixed part of a prompt: every message but the last."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(messages[:-1], ensure_ascii=False).encode()).hexdigest()
 
 
 def _gbnf_literal(text: str) -> str:
@@ -481,8 +533,11 @@ class LocalBackend(LLMBackend):
             log.info("%s busy past the deadline", model.label)
             return
         stream = None
+        key = _prefix_key(messages)
+        completed = False
         try:
             llm = model.get()
+            model.restore_prefix(key)
             kwargs: dict[str, Any] = {}
             if grammar_schema is not False:
                 kwargs["grammar"] = model.grammar(grammar_schema)  # type: ignore[arg-type]
@@ -493,11 +548,16 @@ class LocalBackend(LLMBackend):
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
-                if time.monotonic() > deadline:
-                    timed_out[0] = chunk["choices"][0].get("finish_reason") is None
+                if chunk["choices"][0].get("finish_reason") is not None:
+                    completed = True
+                elif time.monotonic() > deadline:
+                    timed_out[0] = True
                     break
+            completed = completed or not timed_out[0]
         except Exception:
             timed_out[0] = True
+            completed = False
+            model._current = None
             log.warning("%s: local model call failed", model.label, exc_info=True)
         finally:
             if stream is not None:
@@ -505,6 +565,11 @@ class LocalBackend(LLMBackend):
                     stream.close()
                 except Exception:
                     pass
+            try:
+                if completed:
+                    model.save_prefix(key)
+            except Exception:
+                log.debug("prefix state not saved", exc_info=True)
             model.lock.release()
 
     def _stream(self, messages: Messages, *, max_tokens: int, temperature: float, stop: list[str] | None,

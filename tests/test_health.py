@@ -568,3 +568,115 @@ def test_any_mix_of_wording_gives_declarations_the_tool_accepts(parts: list[str]
         assert missing_for(d) == ex.missing_inputs[d["condition"]]
     if ex.complete:
         assert_tool_accepts(ex.complete)
+
+
+# --------------------------------------------------------------------------- phrasings from the scripted suites
+# (evals/suites/underwriting-*.yaml) and their variants: the expected declarations are the
+# suites' pre_underwrite arguments, exactly as underwriting.yaml names them.
+
+SUITE_PHRASINGS: list[tuple[str, list[dict[str, Any]]]] = [
+    # a grading system names its organ: BI-RADS is a breast finding, TI-RADS a thyroid one
+    ("乳腺B超结果是BI-RADS 4a类，医生让我去做穿刺", [{"condition": "breast_nodule", "birads": "4a"}]),
+    ("钼靶报告 BI-RADS 4b", [{"condition": "breast_nodule", "birads": "4b"}]),
+    ("My breast ultrasound came back BI-RADS 4a and they want a biopsy", [{"condition": "breast_nodule", "birads": "4a"}]),
+    ("ultrasound says TI-RADS 4a on the thyroid", [{"condition": "thyroid_nodule", "tirads": "4a"}]),
+    # a complication named after the pregnancy ("妊娠糖尿病") does not deny the pregnancy
+    ("我现在怀孕20周，产检都正常，没有妊娠糖尿病什么的", [{"condition": "pregnancy", "weeks": 20, "complications": False}]),
+    ("孕22周，没有任何并发症", [{"condition": "pregnancy", "weeks": 22, "complications": False}]),
+    ("怀孕30周了，有妊娠期高血压", [{"condition": "pregnancy", "weeks": 30, "complications": True}]),
+    ("I'm 20 weeks pregnant, no pregnancy complications", [{"condition": "pregnancy", "weeks": 20, "complications": False}]),
+    ("I'm expecting, 20 weeks along, everything's fine", [{"condition": "pregnancy", "weeks": 20, "complications": False}]),
+    # 不过 ("but") is not a negation
+    ("体检说我中度脂肪肝，不过肝功能是正常的",
+     [{"condition": "fatty_liver", "severity": "moderate", "liver_function": "normal"}]),
+    ("轻度脂肪肝，不过转氨酶有点高", [{"condition": "fatty_liver", "severity": "mild", "liver_function": "abnormal"}]),
+    # high-risk HPV is not a hypothetical "risk"; cytology wording with a parenthesis
+    ("I tested positive for high-risk HPV but my cervical smear (TCT) was normal",
+     [{"condition": "hpv_high_risk_positive", "cytology": "normal"}]),
+    ("HPV 16 positive, pap smear came back normal", [{"condition": "hpv_high_risk_positive", "cytology": "normal"}]),
+    ("HPV阳性，宫颈细胞学检查（TCT）未见异常", [{"condition": "hpv_high_risk_positive", "cytology": "normal"}]),
+    ("HPV阳性，液基细胞检查正常", [{"condition": "hpv_high_risk_positive", "cytology": "normal"}]),
+    ("HPV 阳性，TCT 提示 ASCUS", [{"condition": "hpv_high_risk_positive", "cytology": "abnormal"}]),
+    # gastritis: a denied metaplasia does not upgrade the type
+    ("Gastroscopy showed chronic atrophic gastritis, no metaplasia", [{"condition": "chronic_gastritis", "type": "atrophic"}]),
+    ("胃镜显示慢性萎缩性胃炎，没有肠化", [{"condition": "chronic_gastritis", "type": "atrophic"}]),
+    # grams of pure alcohol
+    ("I drink quite a bit - roughly 50 grams of pure alcohol a day", [{"condition": "alcohol", "grams_per_day": 50}]),
+    ("I drink about 350 grams of alcohol a week", [{"condition": "alcohol", "grams_per_day": 50}]),
+    ("我每天大概喝50克纯酒精", [{"condition": "alcohol", "grams_per_day": 50}]),
+    # disc disease with a location between the adjective and "disc"
+    ("I've got a herniated lumbar disc, just physio, no surgery recommended",
+     [{"condition": "spinal_disc_disease", "surgery_recommended": False}]),
+    ("I have a bulging disc in my neck, no surgery needed", [{"condition": "spinal_disc_disease", "surgery_recommended": False}]),
+    ("L4-L5 disc herniation, surgery recommended", [{"condition": "spinal_disc_disease", "surgery_recommended": True}]),
+    # adenomas / polyps found at colonoscopy
+    ("A colonoscopy found an adenomatous polyp that hasn't been removed yet",
+     [{"condition": "colorectal_polyp", "type": "adenoma_not_removed"}]),
+    ("a polyp was found in my colon, it's an adenoma, not removed yet", [{"condition": "colorectal_polyp", "type": "adenoma_not_removed"}]),
+    ("an adenoma was removed at colonoscopy", [{"condition": "colorectal_polyp", "type": "adenoma_removed"}]),
+    ("colonoscopy showed a tubular adenoma, it was removed during the procedure",
+     [{"condition": "colorectal_polyp", "type": "adenoma_removed"}]),
+    ("肠镜发现一个腺瘤性息肉，还没切", [{"condition": "colorectal_polyp", "type": "adenoma_not_removed"}]),
+    # lipids on target
+    ("I take statins for high cholesterol and my levels are on target now", [{"condition": "hyperlipidaemia", "controlled": True}]),
+    ("I'm on statins, cholesterol still above target", [{"condition": "hyperlipidaemia", "controlled": False}]),
+    ("my lipids are fine now on statins", [{"condition": "hyperlipidaemia", "controlled": True}]),
+    ("高血脂，吃阿托伐他汀，现在达标了", [{"condition": "hyperlipidaemia", "controlled": True}]),
+    # denying a heart attack after a stent does not take the coronary disease back
+    ("I had a stent put in for coronary heart disease three years ago, no heart attack since",
+     [{"condition": "coronary_heart_disease", "status": "post_pci_or_cabg"}]),
+    ("冠心病，五年前放了支架，之后没有再心梗", [{"condition": "coronary_heart_disease", "status": "post_pci_or_cabg"}]),
+    # cancer / fibroid / combination as in the suites
+    ("I had thyroid cancer surgery 12 years ago, all clear since then",
+     [{"condition": "cancer_history", "years_since_treatment_end": 12}]),
+    ("甲状腺癌手术12年了，一直没复发", [{"condition": "cancer_history", "years_since_treatment_end": 12}]),
+    ("I have a 4 cm uterine fibroid and my gynaecologist has scheduled surgery",
+     [{"condition": "uterine_fibroid", "size_cm": 4, "surgery_planned": True}]),
+    ("我有2级高血压，吃药控制得很好，最近三次都低于140/90；另外血脂偏高，吃药了还没达标",
+     [{"condition": "hypertension", "grade": 2, "controlled": True}, {"condition": "hyperlipidaemia", "controlled": False}]),
+]
+
+
+@pytest.mark.parametrize("text,expected", SUITE_PHRASINGS, ids=[_id(c) for c in SUITE_PHRASINGS])
+def test_suite_phrasings(text: str, expected: list[dict[str, Any]]) -> None:
+    ex = extract_declarations(text)
+    assert ex.declarations == expected
+    assert ex.is_complete and not ex.negated and not ex.hypothetical
+    assert_tool_accepts(ex.complete)
+
+
+@pytest.mark.parametrize("text", ["I have high blood pressure", "I have hypertension", "我有高血压"])
+def test_plain_hypertension_is_declared_but_incomplete(text: str) -> None:
+    ex = extract_declarations(text)
+    assert ex.declarations == [{"condition": "hypertension"}]
+    assert ex.missing_inputs == {"hypertension": ["grade", "controlled"]}
+    assert ex.complete == [] and [q[1] for q in ex.questions()] == ["grade", "controlled"]
+
+
+def test_a_later_denial_takes_back_only_the_same_condition() -> None:
+    assert extract_declarations("I have diabetes. Actually no, I don't have diabetes").negated == ["type2_diabetes"]
+    assert extract_declarations("I used to smoke, now I'm a non-smoker").negated == ["smoking"]
+    assert extract_declarations("我有高血压……其实没有高血压").declarations == []
+
+
+def test_risk_words_still_make_hypotheticals() -> None:
+    ex = extract_declarations("I have a high risk of diabetes")
+    assert ex.declarations == [] and ex.hypothetical == ["type2_diabetes"]
+
+
+@pytest.mark.parametrize("text", ["My home has water leak and smoke sensors", "家里装了烟感报警器", "smoke detectors in every room",
+                                  "I am expecting a refund"])
+def test_household_words_are_not_health(text: str) -> None:
+    ex = extract_declarations(text)
+    assert ex.declarations == [] and ex.negated == []
+
+
+@pytest.mark.parametrize("text", ["好的谢谢，没别的问题了，拜拜", "no more questions, thanks", "没有别的要问的了"])
+def test_closing_a_conversation_is_not_nothing_to_declare(text: str) -> None:
+    ex = extract_declarations(text)
+    assert ex.declarations == [] and not ex.none_declared and not ex.no_others
+
+
+@pytest.mark.parametrize("text", ["没有别的了", "其他都没有", "no other conditions", "没有，谢谢"])
+def test_nothing_else_still_counts(text: str) -> None:
+    assert extract_declarations(text).no_others or extract_declarations(text).none_declared
