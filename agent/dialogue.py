@@ -654,8 +654,10 @@ class Turn:
         if missing:
             self.ask("task_quote", [self._param_question(pid, m) for m in missing], missing, pid)
             return
-        if _underwritten(pid) and self.state.declarations:
-            uw = self._pre_underwrite(pid)
+        # health declarations that are complete change the price (smoking is a rating factor)
+        decls = [d for d in self.state.declarations if not d.get("_missing") and d.get("condition") != "smoking"]
+        if _underwritten(pid) and decls:
+            uw = self._pre_underwrite(pid, decls)
             if uw is None:
                 return
             if uw.get("decision") in ("decline", "postpone"):
@@ -771,18 +773,41 @@ class Turn:
             return
         self.state.product_id = pid
         params = product_params(pid)
-        changes = {k: v for k, v in self.entities.items() if k in params and k not in ("age",)}
-        if "age" in self.entities and "age" in params and last and last.get("product_id") == pid \
-                and last["args"].get("age") not in (None, self.entities["age"]):
-            changes["age"] = self.entities["age"]
-        base = dict(last["args"]) if last and last.get("product_id") == pid else {
-            k: v for k, v in self.quote_args(pid).items() if k != "product_id"}
-        # what changed is what this turn said; the base keeps the previous values
-        for k in changes:
-            if last and last.get("product_id") == pid and k in last["args"]:
-                continue
-            if k not in base or base.get(k) == changes[k]:
-                base.pop(k, None)
+        same_base = bool(last and last.get("product_id") == pid)
+        before, after = _split_hypothetical(self.text, self.lang)
+        if after is not None:
+            # "现在驾驶分78.4，如果提到90分" / "Would adding a gas sensor lower my premium?"
+            changes = {k: v for k, v in after.items() if k in params and k != "age"}
+            if not changes:
+                changes = {k: v for k, v in self.entities.items() if k in _PROGRAMME_PARAMS and k in params}
+            base = dict(last["args"]) if same_base else {
+                k: v for k, v in self.quote_args(pid).items() if k != "product_id"}
+            for k in changes:
+                if k in before:
+                    base[k] = before[k]
+                elif not same_base:
+                    base.pop(k, None)
+        else:
+            changes = {k: v for k, v in self.entities.items() if k in params and k not in ("age",)}
+            if "age" in self.entities and "age" in params and same_base \
+                    and last["args"].get("age") not in (None, self.entities["age"]):
+                changes["age"] = self.entities["age"]
+            base = dict(last["args"]) if same_base else {
+                k: v for k, v in self.quote_args(pid).items() if k != "product_id"}
+            # what changed is what this turn said; the base keeps the previous values
+            for k in changes:
+                if same_base and k in last["args"]:
+                    continue
+                if k not in base or base.get(k) == changes[k]:
+                    base.pop(k, None)
+        # a dict change (sensors) adds to what is already installed
+        for k, v in list(changes.items()):
+            if isinstance(v, dict) and isinstance(base.get(k), dict) and v == {**base[k], **v} and base[k] == {**base[k], **v}:
+                changes.pop(k)
+        for k in [k for k, v in changes.items() if v == 0 and k in _PROGRAMME_PARAMS and k not in base]:
+            changes.pop(k)
+        if "health_points" in changes and base.get("health_points") == changes["health_points"]:
+            base["health_points"] = 0
         if not changes:
             self.ask("task_simulation", ["您想调整哪一项？例如：戒烟、提高免赔额、驾驶评分、安装传感器" if self.lang == "zh"
                                          else "What would change? For example: quitting smoking, a higher deductible, a driving score, sensors"],
@@ -1086,6 +1111,27 @@ def _product_name_pattern() -> re.Pattern[str]:
 def _without_product_names(text: str) -> str:
     """The text with product names blanked (so 糖尿病险 is not read as diabetes)."""
     return _product_name_pattern().sub(" 产品 ", text)
+
+
+#: Behaviour/IoT programme inputs a customer asks "what would it save" about.
+_PROGRAMME_PARAMS = frozenset({"health_points", "sensors", "driving_score", "driving_indicators",
+                               "cgm_consecutive_days_in_target"})
+_HYPOTHETICAL = re.compile(
+    r"如果|假如|要是|假设|若是|倘若|\bwhat if\b|\bif\b|\bwould (?:adding|installing|using|switching|raising|lowering|"
+    r"increasing|getting|fitting|quitting)\b|\bhow much would\b", re.I)
+
+
+def _split_hypothetical(text: str, lang: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(entities said before the "if", entities of the hypothetical part) — or
+    ({}, None) when the turn has no hypothetical part."""
+    m = _HYPOTHETICAL.search(text)
+    if m is None:
+        return {}, None
+    from anxin.agent.entities import extract_entities
+
+    before = extract_entities(text[: m.start()], lang).to_dict() if m.start() > 0 else {}
+    after = extract_entities(text[m.start():], lang).to_dict()
+    return before, after
 
 
 def _public(args: dict[str, Any]) -> dict[str, Any]:

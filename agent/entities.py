@@ -78,6 +78,7 @@ class Entities(BaseModel):
     height_cm: Decimal | None = None
     weight_kg: Decimal | None = None
     health_points: int | None = None
+    uw_loading_pct: Decimal | None = None
     hba1c_pct: Decimal | None = None
     on_insulin: bool | None = None
     cgm_consecutive_days_in_target: int | None = None
@@ -123,6 +124,7 @@ class Entities(BaseModel):
     amounts: list[Decimal] = Field(default_factory=list)
     yes: bool | None = None
     hypothetical: bool | None = None
+    target_values: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +219,7 @@ _CLAUSE_BREAK = re.compile(_LEX.get("clause_breaks", r"[。；;！!？?\n]"))
 _UNIT_PHRASES = _rx(_LEX.get("unit_phrases"))
 _MONTHLY = _rx(_LEX["needs"]["monthly_markers"])
 _HYPOTHETICAL = _rx(_LEX.get("hypothetical"))
+_HYPO_REFS = {k: re.compile(v, _F) for k, v in (_LEX.get("hypothetical_refs") or {}).items()}
 
 _IDS = _LEX["identifiers"]
 _POLICY = _rx(_IDS["policy_number"])
@@ -483,9 +486,22 @@ def extract_entities(text: str, lang: str | None = None, *, expecting: str | Non
     text = text or ""
     if isinstance(today, str):
         today = dt.date.fromisoformat(today)
-    ctx = _Ctx(text, expecting, today or _default_today())
+    day = today or _default_today()
     if not text.strip():
         return Entities()
+    out = _extract(text, expecting, day)
+    if out.get("hypothetical"):
+        _split_hypothetical(text, day, out)
+    return Entities(**{k: v for k, v in out.items() if k in Entities.model_fields})
+
+
+def _extract(text: str, expecting: str | None, today: dt.date,
+             product_hint: list[str] | None = None) -> dict[str, Any]:
+    """The slots of ``text`` as a plain dict (``product_hint``: products of the whole
+    message, for reading a part of it)."""
+    ctx = _Ctx(text, expecting, today)
+    if not text.strip():
+        return {}
 
     _identifiers(ctx)
     if _UNIT_PHRASES is not None:
@@ -493,6 +509,8 @@ def extract_entities(text: str, lang: str | None = None, *, expecting: str | Non
             ctx.consume(m.start(), m.end())
     products = _products(ctx)
     ctx.out["product_ids"] = products
+    if not products and product_hint:
+        products = list(product_hint)
     _dates(ctx)
     _sensors(ctx, products)
     _enums_and_bools(ctx, products)
@@ -515,7 +533,64 @@ def extract_entities(text: str, lang: str | None = None, *, expecting: str | Non
         ctx.out["hypothetical"] = True
     if ctx.notes:
         ctx.out["notes"] = ctx.notes
-    return Entities(**{k: v for k, v in ctx.out.items() if k in Entities.model_fields})
+    return ctx.out
+
+
+def _split_hypothetical(text: str, today: dt.date, out: dict[str, Any]) -> None:
+    """A what-if message: the values the hypothetical part moves a slot to go to
+    ``target_values`` ("驾驶分78.4。如果提到90分" -> driving_score 78.4, target 90;
+    "from 78 to 90" likewise); where the message also states the current value, the
+    slot keeps that one."""
+    norm = normalise_text(text)
+    cue = _HYPOTHETICAL.search(norm) if _HYPOTHETICAL is not None else None
+    if cue is None:
+        return
+    start = cue.start()
+    # the hypothetical clause starts at the cue's sentence/clause edge
+    edge = max((m.end() for m in _CLAUSE_EDGE.finditer(norm, 0, start)), default=0)
+    if not norm[edge:start].strip() or len(norm[edge:start]) <= 12:
+        start = edge
+    products = out.get("product_ids") or []
+    pre = _extract(text[:start], None, today, products) if text[:start].strip() else {}
+    hyp = _extract(text[start:], None, today, products)
+    names = set().union(*(product_param_names(p) for p in products)) if products else set(SLOT_NAMES)
+    skip = {"product_ids", "amounts", "notes", "hypothetical", "yes", "goals", "existing_policies"}
+    targets: dict[str, Any] = {}
+    for key, value in hyp.items():
+        if key in skip or key not in names or value in (None, [], {}):
+            continue
+        moved = _moved_to(text[start:], key, value)
+        if key in pre and pre[key] not in (None, [], {}):
+            if pre[key] == moved:
+                continue
+            out[key] = pre[key]           # the value stated as it is now
+        elif moved != value:
+            out[key] = value              # "从78提到90": 78 now, 90 the target
+        targets[key] = moved
+    for key, rx in _HYPO_REFS.items():
+        if key not in targets and pre.get(key) not in (None, [], {}) and rx.search(norm[start:]):
+            targets[key] = pre[key]       # "1,000 points. How much would using the points save?"
+    if targets:
+        out["target_values"] = targets
+
+
+_MOVE_TO = re.compile(r"^\s*(?:分|points?|%|天|days?|万|k)?\s*(?:的话)?\s*(?:提高?|降低?|升|涨|减|改|变|换|调)?\s*"
+                      r"(?:到|至|成|为|to|down\s+to|up\s+to)\s*", _F)
+
+
+def _moved_to(part: str, key: str, value: Any) -> Any:
+    """In "from X to Y" (从X提到Y) the slot's value is Y."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return value
+    mentions = find_numbers(part)
+    norm = normalise_text(part)
+    for i, m in enumerate(mentions[:-1]):
+        if m.value == Decimal(str(value)):
+            gap = norm[m.end:mentions[i + 1].start]
+            if _MOVE_TO.match(gap) and len(gap) <= 12:
+                nxt = mentions[i + 1].value
+                return int(nxt) if isinstance(value, int) else nxt
+    return value
 
 
 # =========================================================================== identifiers

@@ -58,8 +58,17 @@ def bench_agent(backends: list[str] | None = None, rounds: int = 3) -> dict[str,
             if name != "none" and advisor.backend_name == "none":
                 out["backends"][name] = {"skipped": f"back-end unavailable: {info.get('fallback_reason')}"}
                 continue
-            if hasattr(advisor.llm, "warm_up"):
-                advisor.llm.warm_up()
+            advisor.warm_up()
+            speech_loaded = False
+            if name != "none":
+                # the memory target counts the speech model too
+                try:
+                    from anxin.agent.speech import get_transcriber
+
+                    get_transcriber().warm_up()
+                    speech_loaded = True
+                except Exception:  # noqa: BLE001 - reported, not fatal
+                    speech_loaded = False
             # one unmeasured pass loads the searcher, models and caches
             sid = advisor.new_session()
             advisor.respond(sid, text=SCRIPT[1][0])
@@ -96,6 +105,7 @@ def bench_agent(backends: list[str] | None = None, rounds: int = 3) -> dict[str,
                                    "max": round(max(first), 1)},
                 "turn_ms_by_intent_p95": {k: round(percentile(v, 95), 1) for k, v in sorted(per_intent.items())},
                 "rss_peak_mb": _rss_peak_mb(),
+                "speech_model_loaded": speech_loaded,
             }
     finally:
         if previous is None:

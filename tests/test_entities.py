@@ -66,7 +66,8 @@ def test_no_product(text: str) -> None:
     ("戒烟三年了", {"smoker": False}, ()),
     ("我抽烟，一天一包", {"smoker": True}, ()),
     ("我是女的，想给女儿买", {"gender": "F"}, ()),
-    ("想给女儿买保险", {}, ("gender",)),
+    # buying for a family member: the insured is that person (their age and gender)
+    ("想给女儿买保险", {"gender": "F"}, ()),
     ("我男朋友想买", {}, ("gender",)),
     ("20年", {}, ("age", "term_years", "payment_term", "amounts")),
     ("我30岁，孩子5岁", {"age": 30}, ()),
@@ -77,7 +78,8 @@ def test_no_product(text: str) -> None:
     ("35/M", {"age": 35, "gender": "M"}, ()),
     ("保额2m", {}, ("gender",)),
     ("I weigh 80kg and I'm 1.8m tall", {"weight_kg": 80, "height_cm": 180}, ("gender", "amounts")),
-    ("给孙女买", {}, ("gender",)),
+    ("给孙女买", {"gender": "F"}, ()),
+    ("我女儿8岁", {"age": 8}, ("gender",)),
     ("smoke detector installed", {}, ("smoker",)),
 ])
 def test_person(text: str, expected: dict, absent: tuple[str, ...]) -> None:
