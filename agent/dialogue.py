@@ -70,6 +70,9 @@ def _underwritten(pid: str) -> bool:
     return bool((_catalog_products().get(pid) or {}).get("underwriting_line"))
 
 
+#: Quote errors that mean the customer cannot buy the product (not a system failure).
+_INELIGIBLE = frozenset({"INELIGIBLE_AGE", "INELIGIBLE_OCCUPATION", "INELIGIBLE", "NOT_OFFERED"})
+
 #: Rating parameters that are amounts of money (a bare "50万" can only mean one of them).
 _MONEY_PARAMS = frozenset({"sum_insured", "monthly_benefit", "vehicle_value", "building_si", "contents_si"})
 
@@ -264,7 +267,8 @@ class Turn:
         self.health = health
         self.entities = {k: v for k, v in ents.items() if v not in (None, [], {}, "")}
         self._llm_fill(st)
-        has_decl = bool(health and (health.declarations or health.refused_genetic or health.none_declared))
+        has_decl = bool(health and (health.declarations or health.refused_genetic
+                                    or (health.none_declared and st.task == "underwriting")))
         llm_classify = None
         if self.advisor.llm.name != "none" and self.advisor.llm.available:
             from anxin.agent.prompts import INTENT_CLASSIFY_INSTRUCTIONS
@@ -508,6 +512,9 @@ class Turn:
     def ask(self, task_key: str, questions: list[str], expecting: list[str], product: str | None = None) -> None:
         """Ask for (at most two) missing inputs and remember what we asked for."""
         qs = questions[:2]
+        self.extra_sources += qs          # the questions' own options (TI-RADS 1-5, 140/90)
+        if product:
+            self.extra_sources.append(render.product_name(product, self.lang))
         joiner = "；" if self.lang == "zh" else "; "
         task = t(task_key, self.lang, product=render.product_name(product, self.lang) if product else "")
         self.parts.append(t("ask_slots", self.lang, task=task, questions=joiner.join(qs)))
@@ -526,6 +533,7 @@ class Turn:
 
     def _ask_product(self, task_key: str) -> None:
         names = [render.product_name(pid, self.lang) for pid in list(_catalog_products())[:4]]
+        self.extra_sources += names
         self.parts.append(t("ask_product", self.lang, examples=("、" if self.lang == "zh" else ", ").join(names)))
         self.state.expecting = ["product_id"]
 
@@ -679,6 +687,14 @@ class Turn:
     def _quote_error(self, pid: str, result: dict[str, Any]) -> None:
         err = result.get("error", {})
         field = err.get("field")
+        if err.get("code") in _INELIGIBLE:
+            msg = err.get(f"message_{self.lang}") or err.get("message") or ""
+            self.extra_sources.append(render.product_name(pid, self.lang))
+            self.parts.append(t("ineligible", self.lang, product=render.product_name(pid, self.lang), message=msg))
+            self.cite(f"{pid}-ELIGIBILITY")
+            self.state.task = None
+            self.state.expecting = []
+            return
         if err.get("code") in ("MISSING_PARAM",) and field:
             self.ask("task_quote", [self._param_question(pid, field)], [field], pid)
             return
@@ -690,6 +706,20 @@ class Turn:
         self.tool_error("quote", result)
 
     # ------------------------------------------------------------------ underwriting
+    def _ineligible(self, pid: str) -> bool:
+        """Check eligibility (age, occupation, amount limits) with a quote before asking
+        health questions; True when the customer cannot buy the product."""
+        args = self.quote_args(pid)
+        if self._missing_for_quote(pid, args):
+            return False
+        result = self.call("quote", args)
+        err = result.get("error", {})
+        if err.get("code") in _INELIGIBLE:
+            self._quote_error(pid, result)
+            return True
+        self.tool_calls = [c for c in self.tool_calls if c.name != "quote"]   # only a check
+        return False
+
     def _clean_declarations(self) -> list[dict[str, Any]]:
         return [{k: v for k, v in d.items() if not k.startswith("_")} for d in self.state.declarations]
 
@@ -729,6 +759,15 @@ class Turn:
             self._ask_product("task_underwriting")
             return
         self.state.product_id = pid
+        if not _underwritten(pid):
+            # no health underwriting for this product: its price depends on other facts
+            self.intent = "quote"
+            self.state.intents[-1] = "quote"
+            self.state.task = "quote"
+            self._on_quote()
+            return
+        if self._ineligible(pid):
+            return
         pending = [d for d in self.state.declarations if d.get("_missing")]
         complete = [d for d in self.state.declarations if not d.get("_missing")]
         if pending and complete:
@@ -954,7 +993,7 @@ class Turn:
             # "不对，金额是850": rebuild the claim with the correction and confirm again
             st.pending_confirmation = pending = None
         if not changed and self.entities.get("amounts") and pending and self.entities.get("yes") is None:
-            st.slots["amount"] = self.entities["amounts"][-1]
+            st.slots["amount"] = self.entities["amounts"][0]
             st.pending_confirmation = pending = None
         if pending and self.entities.get("yes") is not None:
             if self.entities["yes"]:
@@ -990,8 +1029,9 @@ class Turn:
         if "policy_number" not in s:
             need.append("policy_number")
         need += [m for m in missing if m != "policy_number"]
-        if not s.get("amount") and self.entities.get("amounts"):
-            s["amount"] = self.entities["amounts"][-1]
+        amounts = [a for a in self.entities.get("amounts") or [] if str(a) != str(s.get("id_last4", ""))]
+        if not s.get("amount") and amounts:
+            s["amount"] = amounts[0]
         if pid:
             codes = {c.get("code") for c in (_catalog_products().get(pid) or {}).get("coverages") or []}
             guess = _guess_coverage(pid, self.text + " " + _first_claim_text(st, self.text))

@@ -248,6 +248,9 @@ _WEEKDAY_ZH = _rx(_DATES["last_weekday_zh"])
 _WEEKDAY_EN = _rx(_DATES["last_weekday_en"])
 _WEEKDAYS_EN = {str(k): int(v) for k, v in _DATES["weekdays_en"].items()}
 _MONTH_DAY_ZH = _rx(_DATES["month_day_zh"])
+_CORRECTION = _rx(_LEX.get("correction"))
+_DATE_RANGE_START = re.compile(
+    r"(?<![\d.])(\d{1,2})(?:st|nd|rd|th)?\s*(?:to|-|–|~|until|till|through|thru|and|到|至)\s*$", _F)
 _COMPACT_DATE = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 
 _PERSON = _LEX["person"]
@@ -528,6 +531,7 @@ def _extract(text: str, expecting: str | None, today: dt.date,
     _confirmation(ctx)
     _expected(ctx, products)
     _claim(ctx, products)
+    _correction(ctx)
     _amounts(ctx)
     if _HYPOTHETICAL is not None and _HYPOTHETICAL.search(ctx.norm):
         ctx.out["hypothetical"] = True
@@ -716,6 +720,19 @@ def _dates(ctx: _Ctx) -> None:
             continue
         before = norm[max(0, m.start - 20):m.start]
         after = norm[m.end:m.end + 6]
+        rng = _DATE_RANGE_START.search(before)
+        if rng and m.date and len(iso) == 10:
+            # "from 20 to 24 October", "20-24 Oct": the range starts on the first day
+            first = int(rng.group(1))
+            try:
+                start_day = dt.date.fromisoformat(iso).replace(day=first)
+            except ValueError:
+                start_day = None
+            if start_day is not None and start_day.isoformat() < iso:
+                iso = start_day.isoformat()
+                for j, o in enumerate(ctx.mentions):
+                    if o.start >= m.start - len(rng.group()) and o.end <= m.start:
+                        ctx.used.add(j)
         if _DOB_CUE.search(before) or re.match(r"^\s*(?:出生|生|born)", after) or ctx.expecting in ("dob", "birth_date"):
             if "dob" not in ctx.out and not m.date.startswith("--"):
                 ctx.set("dob", iso)
@@ -1316,6 +1333,8 @@ def _needs(ctx: _Ctx, products: list[str]) -> None:
         ctx.consume(total_m.start(), total_m.end())
     elif _DEP_ZERO.search(norm):
         ctx.set("dependents", 0)
+    elif _claimish(ctx):
+        pass                              # "my daughter was in hospital": a claim, not a needs analysis
     else:
         total = 0
         counted_spans: list[tuple[int, int]] = []
@@ -1506,6 +1525,30 @@ def _claim(ctx: _Ctx, products: list[str]) -> None:
                 break
     if incident and (claimish or "claim_type" in ctx.out):
         ctx.set("description", ctx.text.strip()[:4000])
+
+
+# =========================================================================== corrections
+
+
+def _correction(ctx: _Ctx) -> None:
+    """"it was 3,500, not 2,500" / "是3500不是2500": the first amount replaces the second;
+    it is the claim amount unless a slot took it, and the rejected one is no amount."""
+    if _CORRECTION is None:
+        return
+    for m in _CORRECTION.finditer(ctx.norm):
+        new_at = m.start("new") if m.group("new") else m.start("new2")
+        old_at = m.start("old") if m.group("old") else m.start("old2")
+        new_i = next((i for i, n in enumerate(ctx.mentions) if n.start == new_at), None)
+        old_i = next((i for i, n in enumerate(ctx.mentions) if n.start == old_at), None)
+        if new_i is None or old_i is None:
+            continue
+        new, old = ctx.mentions[new_i], ctx.mentions[old_i]
+        if new.unit not in ("yuan", None) or old.unit not in ("yuan", None):
+            continue
+        ctx.used.add(old_i)
+        if new_i not in ctx.used and "amount" not in ctx.out:
+            ctx.out["amount"] = new.value        # left among the amounts too (a bare 50万 for a quote)
+        return
 
 
 # =========================================================================== amounts

@@ -76,6 +76,10 @@ def template_numbers() -> frozenset[Decimal]:
     the guardrails' refusals (e.g. an emergency number)."""
     sources: list[Any] = [yaml.safe_load(_REPLIES.read_text(encoding="utf-8"))]
     sources += _replies_in(yaml.safe_load(_GUARDRAILS.read_text(encoding="utf-8")))
+    # product names are the insurer's own words ("Million-Yuan Medical")
+    from anxin.knowledge.filing import load_catalog
+
+    sources += [p.get("name") for p in load_catalog().get("products", [])]
     return frozenset(source_numbers(sources))
 
 

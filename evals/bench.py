@@ -261,6 +261,49 @@ def agent_cmd(
     typer.echo(f"wrote {path}")
 
 
+@app.command("speech")
+def speech_cmd(
+    download: bool = typer.Option(True, help="Fetch the LibriVox clips (pocketsphinx sdist) with pip when not cached."),
+    mandarin: bool = typer.Option(True, help="Also measure synthetic Mandarin (needs espeak-ng)."),
+    out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write speech.json."),
+) -> None:
+    """Speech recognition: WER/RTF on real English speech, CER on synthetic Mandarin."""
+    from anxin.evals.bench_speech import bench_speech
+
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    result = bench_speech(download=download, mandarin=mandarin)
+    result["load_average"] = {"at_start": load_start, "at_end": [round(x, 2) for x in os.getloadavg()]}
+    path = write_result("speech", result, out_dir)
+    for lang in ("english", "mandarin"):
+        block = result.get(lang) or {}
+        if "skipped" in block:
+            typer.echo(f"{lang}: skipped ({block['skipped']})")
+        else:
+            typer.echo(f"{lang}: {len(block['clips'])} clips, {block['audio_s']} s of audio, "
+                       f"error rate {block['error_rate']}, RTF {block['rtf']}")
+    typer.echo(f"wrote {path}")
+
+
+@app.command("api")
+def api_cmd(
+    seconds: float = typer.Option(120.0, help="How long the concurrent sessions run."),
+    sessions: int = typer.Option(20, help="Concurrent customer sessions."),
+    out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write api.json."),
+) -> None:
+    """The real server (`anxin serve`, none back-end, temporary SQLite) under concurrent customer sessions."""
+    from anxin.evals.bench_api import bench_api
+
+    result = bench_api(seconds=seconds, sessions=sessions)
+    path = write_result("api", result, out_dir)
+    lat = result["latency_ms"]["overall"]
+    p = result["persistence"]
+    typer.echo(f"{sessions} sessions, {result['wall_s']} s: {result['requests_ok']} requests "
+               f"({result['requests_per_s']}/s), p50 {lat['p50']} ms, p95 {lat['p95']} ms, max {lat['max']} ms, "
+               f"errors {result['errors']}; messages stored {p['messages_stored']} of {p['messages_expected']} "
+               f"(lost {p['lost_messages']}); database errors in the server log {result['server_log_db_errors']}")
+    typer.echo(f"wrote {path}")
+
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -310,6 +353,38 @@ def summary_markdown(results_dir: Path = RESULTS_DIR) -> str:
                 continue
             lines.append(f"| {name} | {b['turns']} | {b['turn_ms']['p50']} | {b['turn_ms']['p95']} | "
                          f"{b['first_token_ms']['p95']} | {b['rss_peak_mb']} | {b['ungrounded_replies']} |")
+    speech = results_dir / "speech.json"
+    if speech.exists():
+        sp = json.loads(speech.read_text(encoding="utf-8"))
+        lines += ["", f"| speech ({sp.get('model')}) | clips | audio s | error rate | RTF | target met |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for key, label in (("english", "English WER (LibriVox)"), ("mandarin", "Mandarin CER (espeak-ng, synthetic)")):
+            b = sp.get(key) or {}
+            if "skipped" in b:
+                lines.append(f"| {label} | skipped: {b['skipped']} | | | | |")
+            elif b:
+                met = ("yes" if b["pass"] else "no") if "pass" in b else ""
+                lines.append(f"| {label} | {len(b.get('clips') or [])} | {b['audio_s']} | {b['error_rate']:.3f} | "
+                             f"{b['rtf']} | {met} |")
+    api = results_dir / "api.json"
+    if api.exists():
+        ap = json.loads(api.read_text(encoding="utf-8"))
+        lines += ["", f"| API ({ap['sessions']} sessions, {ap['seconds']:g} s, {ap['backend']} back-end) | requests | "
+                  "req/s | p50 ms | p95 ms | max ms | errors |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        errs: dict[str, int] = {}
+        for kind, n in (ap.get("errors_by_kind") or {}).items():
+            endpoint = kind.split(": ", 1)[0]
+            errs[endpoint] = errs.get(endpoint, 0) + n
+        for name, st in ap.get("latency_ms", {}).items():
+            n_err = ap["errors"] if name == "overall" else errs.get(name, 0)
+            rps = f"{ap['requests_per_s']}" if name == "overall" else ""
+            lines.append(f"| {name} | {st['n']} | {rps} | {st['p50']} | {st['p95']} | {st['max']} | {n_err} |")
+        p = ap.get("persistence") or {}
+        if p:
+            lines.append("")
+            lines.append(f"Messages persisted: {p['messages_stored']} of {p['messages_expected']} expected "
+                         f"({p['turns_answered']} turns, lost {p['lost_messages']}); "
+                         f"'database is locked' in the server log: {ap['server_log_db_errors'].get('database_is_locked', 0)}.")
     return "\n".join(([machine_line, ""] if machine_line else []) + lines) + "\n"
 
 
@@ -334,4 +409,6 @@ def all_cmd(out_dir: Path = typer.Option(RESULTS_DIR, help="Where to write resul
     retrieval_cmd(insqabench_split="dev", scale_chunks=10_000, out_dir=out_dir)
     tools_cmd(n=2000, out_dir=out_dir)
     agent_cmd(backends="none,local", rounds=3, out_dir=out_dir)
+    speech_cmd(download=True, mandarin=True, out_dir=out_dir)
+    api_cmd(seconds=120.0, sessions=20, out_dir=out_dir)
     summary_cmd(readme=README)
