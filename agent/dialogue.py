@@ -22,7 +22,6 @@ from anxin.agent.intents import classify
 from anxin.agent.state import CREDENTIAL_SLOTS, DialogueState
 from anxin.agent.types import Citation, Emotion, HandoffState, ToolCall
 from anxin.knowledge.filing import load_catalog
-from anxin.knowledge.text import has_cjk
 from anxin.tools import registry
 
 if TYPE_CHECKING:
@@ -269,13 +268,7 @@ class Turn:
         self._llm_fill(st)
         has_decl = bool(health and (health.declarations or health.refused_genetic
                                     or (health.none_declared and st.task == "underwriting")))
-        llm_classify = None
-        if self.advisor.llm.name != "none" and self.advisor.llm.available:
-            from anxin.agent.prompts import INTENT_CLASSIFY_INSTRUCTIONS
-            from anxin.agent.types import INTENTS
-
-            def llm_classify(text: str) -> str | None:
-                return self.advisor.llm.classify(text, list(INTENTS), instructions=INTENT_CLASSIFY_INSTRUCTIONS)
+        llm_classify = self._llm_classifier()
         result = classify(self.text, self.entities, active_task=st.task, expecting=expecting,
                           has_declarations=has_decl, llm_classify=llm_classify,
                           previous_intent=st.intents[-1] if st.intents else None)
@@ -333,6 +326,16 @@ class Turn:
             st.not_understood += 1
         else:
             st.not_understood = 0
+
+    def _llm_classifier(self) -> Any:
+        """The LLM as a tie-breaker for ambiguous intents (None on the ``none`` back-end)."""
+        llm = self.advisor.llm
+        if llm.name == "none" or not llm.available:
+            return None
+        from anxin.agent.prompts import INTENT_CLASSIFY_INSTRUCTIONS
+        from anxin.agent.types import INTENTS
+
+        return lambda text: llm.classify(text, list(INTENTS), instructions=INTENT_CLASSIFY_INSTRUCTIONS)
 
     def _llm_fill(self, st: DialogueState) -> None:
         """Ask the LLM (when there is one) for the slots we asked about that the parsers

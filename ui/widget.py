@@ -25,6 +25,15 @@ from anxin.ui.services import AnxinService, default_service  # noqa: E402
 
 #: UI events are for the page itself: the HTTP API is the programmatic interface.
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+#: ``ANXIN_WIDGET_API=1`` (end-to-end tests with ``gradio_client``) makes the two send
+#: events callable as ``/send_text`` and ``/send_voice``; otherwise every event is private.
+WIDGET_API_ENV = "ANXIN_WIDGET_API"
+
+
+def _api(name: str) -> dict[str, Any]:
+    if os.environ.get(WIDGET_API_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return {"api_visibility": "public", "api_name": name}
+    return PRIVATE
 
 log = logging.getLogger("anxin.ui.widget")
 
@@ -332,9 +341,9 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
         timer = gr.Timer(POLL_SECONDS)
 
         outputs = [chat, box, audio, state, clauses, table, chart, banner]
-        send.click(send_text, [box, chat, state], outputs, concurrency_limit=None, **PRIVATE)
+        send.click(send_text, [box, chat, state], outputs, concurrency_limit=None, **_api("send_text"))
         box.submit(send_text, [box, chat, state], outputs, concurrency_limit=None, **PRIVATE)
-        send_audio.click(send_voice, [audio, chat, state], outputs, concurrency_limit=None, **PRIVATE)
+        send_audio.click(send_voice, [audio, chat, state], outputs, concurrency_limit=None, **_api("send_voice"))
         timer.tick(poll, [chat, state], [chat, banner], show_progress="hidden", concurrency_limit=None, **PRIVATE)
         lang_radio.change(set_language, [lang_radio, state],
                           [state, title, subtitle, chat, box, send, voice_box, audio, send_audio, clause_box,
