@@ -66,7 +66,9 @@ def required_params(pid: str) -> list[str]:
 
 
 def _underwritten(pid: str) -> bool:
-    return bool((_catalog_products().get(pid) or {}).get("underwriting_line"))
+    """Whether the product has health underwriting (catalog ``underwriting_line``; "none" = no)."""
+    line = (_catalog_products().get(pid) or {}).get("underwriting_line")
+    return bool(line) and str(line).lower() != "none"
 
 
 #: Quote errors that mean the customer cannot buy the product (not a system failure).
@@ -695,8 +697,9 @@ class Turn:
             self.extra_sources.append(render.product_name(pid, self.lang))
             self.parts.append(t("ineligible", self.lang, product=render.product_name(pid, self.lang), message=msg))
             self.cite(f"{pid}-ELIGIBILITY")
-            self.state.task = None
-            self.state.expecting = []
+            # the customer may change what made it ineligible (a lower amount, another plan)
+            self.state.task = "quote"
+            self.state.expecting = [field] if field in product_params(pid) else []
             return
         if err.get("code") in ("MISSING_PARAM",) and field:
             self.ask("task_quote", [self._param_question(pid, field)], [field], pid)
@@ -762,6 +765,15 @@ class Turn:
             self._ask_product("task_underwriting")
             return
         self.state.product_id = pid
+        if not _underwritten(pid) and (self.state.declarations or re.search(
+                r"健康告知|核保|体检|病|health|underwrit|medical condition|declar", self.text, re.I)):
+            # the tool says so: no health underwriting for this product
+            result = self._pre_underwrite(pid, [])
+            if result is not None:
+                self.parts.append(render.underwriting(result, self.lang))
+            self.state.task = "quote"
+            self.state.declarations = []
+            return
         if not _underwritten(pid):
             # no health underwriting for this product: its price depends on other facts
             self.intent = "quote"

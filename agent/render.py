@@ -157,6 +157,9 @@ def simulation(result: dict[str, Any], lang: str) -> str:
     else:
         lines = [f"Premium simulation for {product_name(pid, lang)}: now {money(before, lang)} -> after the change "
                  f"{money(after, lang)}, a change of {sign}{money(delta, lang)} ({sign}{plain(pct)}%)."]
+    if Decimal(str(delta)) == 0:
+        lines.append("这项调整不会改变保费（该条件不适用于您的情况）。" if lang == "zh"
+                     else "No change: this does not affect your premium in your situation (the premium stays the same).")
     changed = [st for st in result.get("changed_steps") or []
                if st.get("step") != "final" and st.get("before_value") != st.get("after_value")]
     if changed:

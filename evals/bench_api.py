@@ -70,7 +70,25 @@ DB_ERROR_PATTERNS = {
     "operational_error": re.compile(r"OperationalError", re.I),
     "integrity_error": re.compile(r"IntegrityError", re.I),
     "traceback": re.compile(r"^Traceback \(most recent call last\)", re.M),
+    "turn_not_persisted": re.compile(r"could not persist the turn"),
+    "unhandled_exception_500": re.compile(r"Exception in ASGI application"),
 }
+_FRAME = re.compile(r'File "[^"]*?/((?:agent|ui|db|tools|knowledge|evals)/[^"/]+\.py)", line (\d+), in (\w+)')
+
+
+def db_error_sites(log: str) -> dict[str, int]:
+    """Where the server's "database is locked" errors were raised: the project frames
+    (outermost first) of each traceback ending in one, counted."""
+    sites: Counter[str] = Counter()
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("sqlalchemy.exc.OperationalError") and "database is locked" in line:
+            start = max((j for j in range(i) if lines[j].startswith("Traceback")), default=0)
+            frames = [f"{m.group(1)}:{m.group(2)} {m.group(3)}"
+                      for m in (_FRAME.search(x) for x in lines[start:i]) if m]
+            frames = [f for f in frames if not f.startswith("ui/api.py:2") or "_blocking" not in f]
+            sites[" > ".join(frames[-4:]) or "(no project frame)"] += 1
+    return dict(sites)
 REQUEST_TIMEOUT_S = 180.0
 STARTUP_TIMEOUT_S = 600.0
 
@@ -141,7 +159,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=10)  # open streams (Gradio heartbeats) hold a graceful stop
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
@@ -343,6 +361,7 @@ def bench_api(seconds: float = 120.0, sessions: int = 20, *, collection: str | N
             "extra_messages": max(turn_messages - expected, 0),
         },
         "server_log_db_errors": db_errors,
+        "database_locked_sites": db_error_sites(log),
         "server_rss_peak_mb": server.rss_peak_mb,
         "server_log": str(server.log_path),
         "pass": n_err == 0 and turn_messages == expected and persisted["sessions"] == len(ids)

@@ -60,8 +60,15 @@ def server(policies_index: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Any:
-    return gradio_client.Client(server.url + "/", verbose=False, download_files=False)
+def client(server: ServerProcess) -> Iterator[Any]:
+    c = gradio_client.Client(server.url + "/", verbose=False, download_files=False)
+    yield c
+    c.close()
+
+
+#: Positions in a send event's outputs as the client returns them (the gr.State is not
+#: returned): chatbot, textbox, audio, clause cards, quote table, chart, hand-off banner.
+CHAT, BOX, AUDIO_OUT, CLAUSES, TABLE, CHART, BANNER = range(7)
 
 
 def _named_endpoints(client: Any) -> dict[str, Any]:
@@ -94,19 +101,20 @@ def test_quote_then_handoff(client, server: ServerProcess) -> None:
     assert chat[-2] == {"role": "user", "content": "我想给重疾险报个价，30岁男，保额50万"}
     reply = chat[-1]["content"]
     assert chat[-1]["role"] == "assistant" and "CI-200" in reply and "元" in reply, reply
-    # the quote breakdown table (6th output) is filled in
-    table = out[5]
-    table_value = table.get("value", table) if isinstance(table, dict) else table
-    assert table_value and table_value.get("data"), table
+    assert len(out) == 7 and out[BOX] == ""
+    # the quote breakdown table is shown and filled in; no clause was cited
+    table = out[TABLE]
+    assert table.get("visible") is True and table["value"]["data"], table
+    assert "anxin-clause" in out[CLAUSES] and "CI-200" in out[CLAUSES], out[CLAUSES]
 
     # same client → same gradio session → same advisor session
-    out = client.predict("转人工", out[0], api_name="/send_text")
+    out = client.predict("转人工", out[CHAT], api_name="/send_text")
     chat = _chat(out)
     assert len(chat) == 4
     reply = chat[-1]["content"]
     ticket = re.search(r"HT-\d+", reply)
     assert ticket, reply
-    banner = out[7]
+    banner = out[BANNER]
     assert "anxin-banner" in str(banner) and "人工顾问" in str(banner), banner
 
     # the staff side sees the ticket, and the quote turn before it
@@ -129,7 +137,10 @@ def test_voice_upload(server: ServerProcess) -> None:
     from anxin.evals.bench_speech import error_rate, normalise_en
 
     client = gradio_client.Client(server.url + "/", verbose=False, download_files=False)  # a new customer
-    out = client.predict(handle_file(str(CLIP)), [], api_name="/send_voice")
+    try:
+        out = client.predict(handle_file(str(CLIP)), [], api_name="/send_voice")
+    finally:
+        client.close()
     chat = _chat(out)
     heard = chat[-2]["content"]
     assert chat[-2]["role"] == "user" and heard.startswith("🎤 "), heard

@@ -471,3 +471,236 @@ def test_empty_and_types() -> None:
 def test_default_today_is_filing_date() -> None:
     got = extract_entities("昨天住院了，想理赔").to_dict()
     assert got["incident_date"] == "2026-10-31"
+
+
+# --------------------------------------------------------------------------- scripted-suite gaps
+# Phrasings from evals/suites (quotes, simulation, recommend, filing) and variants of them.
+
+@pytest.mark.parametrize("text, expected, absent", [
+    # Health Behaviour Bank points
+    ("I'm 52, 175 cm and 77 kg, non-smoker, and I have 800 Health Behaviour Bank points. How much is the AnXin "
+     "medical plan?", {"age": 52, "health_points": 800, "product_ids": ["MED-100"]}, ("existing_policies", "amounts")),
+    ("健康积分1000", {"health_points": 1000}, ()),
+    ("我有1000健康积分", {"health_points": 1000}, ()),
+    ("I have 1,200 HBB points and want the medical plan", {"health_points": 1200}, ()),
+    ("I've got 500 health points", {"health_points": 500}, ()),
+    # CGM run
+    ("I had a 90-day in-target CGM streak last policy year", {"cgm_consecutive_days_in_target": 90}, ()),
+    ("my CGM streak was 90 days", {"cgm_consecutive_days_in_target": 90}, ()),
+    ("90 days in a row in target", {"cgm_consecutive_days_in_target": 90}, ()),
+    ("连续达标90天", {"cgm_consecutive_days_in_target": 90}, ()),
+    ("糖护险续保，CGM连续达标90天", {"cgm_consecutive_days_in_target": 90, "product_ids": ["DM-400"]}, ()),
+    # LTC monthly benefit, home building sum insured
+    ("长期护理险，45岁男，月保额5000，身体健康不抽烟，一年交多少",
+     {"monthly_benefit": 5000, "age": 45, "gender": "M", "smoker": False}, ("sum_insured",)),
+    ("护理险每月保额3000", {"monthly_benefit": 3000}, ("sum_insured",)),
+    ("长护险，每个月给付2000", {"monthly_benefit": 2000}, ()),
+    ("长期护理险，保额5000", {"monthly_benefit": 5000}, ("sum_insured",)),
+    ("家财险怎么卖？房子是钢混结构，房龄5年，住中间楼层，房屋保200万，室内财产保5万，要居家责任。地区风险等级是A类。家里装了烟雾报警器",
+     {"building_si": 2000000, "contents_si": 50000, "building_age_years": 5, "floor_type": "middle",
+      "region_tier": "A", "liability": True, "sensors": {"smoke": True}}, ("sum_insured", "smoker")),
+    ("家财险，房子保100万，财产保10万", {"building_si": 1000000, "contents_si": 100000}, ("sum_insured",)),
+    ("home insurance, 300k for contents and 2 million for the building",
+     {"building_si": 2000000, "contents_si": 300000}, ()),
+    ("My home policy covers 100k of contents, building is 12 years old", {"contents_si": 100000}, ()),
+    # negation scope
+    ("不用胰岛素不抽烟", {"on_insulin": False, "smoker": False}, ()),
+    ("不抽烟不用胰岛素", {"on_insulin": False, "smoker": False}, ()),
+    ("不用胰岛素，也不抽烟", {"on_insulin": False, "smoker": False}, ()),
+    ("不抽烟，打胰岛素", {"on_insulin": True, "smoker": False}, ()),
+    ("没用胰岛素，抽烟", {"on_insulin": False, "smoker": True}, ()),
+])
+def test_suite_quote_slots(text: str, expected: dict, absent: tuple[str, ...]) -> None:
+    _check(text, expected, absent)
+
+
+@pytest.mark.parametrize("text, sensors", [
+    ("I've installed water leak, smoke and gas sensors plus an auto shut-off valve",
+     {"water_leak": True, "smoke": True, "gas": True, "auto_shutoff_valve": True}),
+    ("I have water leak and smoke sensors", {"water_leak": True, "smoke": True}),
+    ("家里装了漏水、烟雾和燃气报警器", {"water_leak": True, "smoke": True, "gas": True}),
+    ("I don't have smoke or gas detectors, only a water leak sensor",
+     {"smoke": False, "gas": False, "water_leak": True}),
+    ("I don't have a smoke detector", {"smoke": False}),
+    ("烟雾和燃气报警器都没装", {"smoke": False, "gas": False}),
+    ("家里装了烟雾报警器", {"smoke": True}),
+    ("I have a smoke sensor", {"smoke": True}),
+])
+def test_sensor_lists_are_sensors_not_smoking(text: str, sensors: dict) -> None:
+    got = _check(text, {"sensors": sensors}, ("smoker",))
+    assert got["sensors"] == sensors
+
+
+def test_smoke_sensor_with_real_smoking() -> None:
+    _check("I smoke, and I have a smoke alarm", {"smoker": True, "sensors": {"smoke": True}})
+    _check("家里装了烟雾报警器，我不抽烟", {"smoker": False, "sensors": {"smoke": True}})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I'm 62 and drive a 7-seater worth 400,000. I want 3 million third-party cover and 20k per seat for "
+     "passengers. One at-fault claim in the last 3 years, no driving score yet.",
+     {"product_ids": ["UBI-600"], "driver_age": 62, "vehicle_value": 400000, "tpl_limit": 3000000,
+      "in_vehicle_per_seat": 20000, "seats": 7, "at_fault_claims_3y": 1}),
+    ("Car insurance quote - I'm 23, the car's worth 250k, I've had 2 at-fault claims in the last three years "
+     "and my driving score is 55.", {"driver_age": 23, "vehicle_value": 250000, "at_fault_claims_3y": 2,
+                                     "driving_score": 55}),
+    ("2 at-fault claims in 3 years, driving score 55, my car", {"at_fault_claims_3y": 2, "driving_score": 55}),
+    ("my car, two at-fault claims", {"at_fault_claims_3y": 2}),
+    ("7-seater worth 400k, 3 million third-party, 20k per seat",
+     {"product_ids": ["UBI-600"], "vehicle_value": 400000, "tpl_limit": 3000000, "seats": 7}),
+    ("我40岁，车值18万，三年内有过一次有责理赔，现在驾驶分78.4",
+     {"product_ids": ["UBI-600"], "driver_age": 40, "vehicle_value": 180000, "at_fault_claims_3y": 1,
+      "driving_score": 78.4}),
+])
+def test_suite_motor(text: str, expected: dict) -> None:
+    got = _check(text, expected)
+    assert "claim_type" not in got and "description" not in got     # a claims record is not a claim
+
+
+def test_motor_driving_score_not_cover_to_70() -> None:
+    _check("And what if my driving score dropped to 70?", {"driving_score": 70}, ("coverage_period",))
+    _check("如果驾驶分降到70呢", {"driving_score": 70}, ("coverage_period",))
+    _check("重疾险保到70岁", {"coverage_period": "to_70"})
+    _check("cover to age 70", {"coverage_period": "to_70"})
+
+
+def test_repair_quote_is_no_vehicle_value() -> None:
+    _check("报案。我的车在小区停着被人刮花了，10月28号发现的，4S店修车报价3000。保单XH-UBI600-2026-000114，身份证后四位053X",
+           {"amount": 3000, "incident_date": "2026-10-28", "id_last4": "053X"}, ("vehicle_value",))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Flight delay cover please, the 3-hour plan, international route with a 75% on-time rate, peak season, "
+     "2 segments (there and back).", {"product_ids": ["FLT-800"], "plan": "P3H", "route_type": "international",
+                                      "on_time_rate_pct": 75, "peak_season": True, "segments": 2}),
+    ("2-hour delay plan for a domestic flight in July, the route's on-time rate is 65%. Price?",
+     {"product_ids": ["FLT-800"], "plan": "P2H", "on_time_rate_pct": 65, "peak_season": True}),
+    ("2h plan for an August flight, on-time rate 72%", {"plan": "P2H", "on_time_rate_pct": 72, "peak_season": True}),
+    ("flight delay, the plan with a 3-hour threshold", {"plan": "P3H"}),
+    ("3-hour plan, domestic, 85% on-time, off-peak, one way",
+     {"product_ids": ["FLT-800"], "plan": "P3H", "on_time_rate_pct": 85, "peak_season": False, "segments": 1}),
+    ("the route is 80% on time, flight delay", {"on_time_rate_pct": 80}),
+])
+def test_suite_flight(text: str, expected: dict) -> None:
+    _check(text, expected, ("dependents",))          # "peak season" holds no son
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Return shipping insurance for a pair of shoes going back to a seller in Xinjiang? I've completed 20 orders "
+     "this year and returned 1.", {"category": "apparel_shoes", "route": "remote", "completed_orders_12m": 20,
+                                   "returned_orders_12m": 1}),
+    ("I've completed 20 orders and returned 1", {"completed_orders_12m": 20, "returned_orders_12m": 1}),
+    ("退货运费险：一双鞋退回新疆的卖家，近一年完成20单退了1单",
+     {"category": "apparel_shoes", "route": "remote", "completed_orders_12m": 20, "returned_orders_12m": 1}),
+])
+def test_suite_return_shipping(text: str, expected: dict) -> None:
+    _check(text, expected)
+
+
+@pytest.mark.parametrize("text, expected, absent", [
+    ("I rent a top-floor flat in a 25-year-old building, region tier B, no piped gas. Contents only, 200k, and I "
+     "don't need the liability cover. I have a water leak sensor with an auto shut-off valve. How much?",
+     {"product_ids": ["HOME-700"], "contents_si": 200000, "building_age_years": 25, "floor_type": "top",
+      "region_tier": "B", "has_gas_supply": False, "liability": False,
+      "sensors": {"water_leak": True, "auto_shutoff_valve": True}}, ("building_si", "goals")),
+    ("家财险，责任就不要了", {"liability": False}, ()),
+    ("家财险不要居家责任", {"liability": False}, ()),
+    ("家财险要居家责任", {"liability": True}, ()),
+    ("home insurance with the liability cover", {"liability": True}, ()),
+    ("I live on the ground floor of a 30-year-old brick building, tier C, building 800k, contents 150k, with liability",
+     {"building_si": 800000, "contents_si": 150000, "construction": "brick_concrete", "building_age_years": 30,
+      "floor_type": "ground_or_basement", "region_tier": "C", "liability": True}, ()),
+    ("我家在B类地区", {"region_tier": "B"}, ()),
+])
+def test_suite_home(text: str, expected: dict, absent: tuple[str, ...]) -> None:
+    _check(text, expected, absent)
+
+
+@pytest.mark.parametrize("text, expected, absent", [
+    ("I'm 38, make half a million a year, my wife and two kids depend on me, and my budget is 15k per year.",
+     {"age": 38, "income": 500000, "dependents": 3, "budget": 15000}, ()),
+    ("我今年32，年薪25万左右，老婆没上班，有个3岁的娃，就是老婆孩子俩人靠我养。一年保费预算1万左右，该怎么配保险？",
+     {"age": 32, "income": 250000, "dependents": 2, "budget": 10000}, ()),
+    ("28岁，单身没人要我养，月薪1万5，一年能拿出3000块买保险",
+     {"age": 28, "income": 180000, "dependents": 0, "budget": 3000}, ("amounts",)),
+    ("我45了，已经买了你们的百万医疗，年收入50万，上有老下有小，父母加两个孩子一共4个人靠我。预算一年两万，还缺什么保险？",
+     {"age": 45, "income": 500000, "dependents": 4, "budget": 20000, "existing_policies": ["MED-100"]}, ()),
+    ("上有老下有小", {}, ("dependents",)),
+    ("我和老婆还有两个娃，全家靠我一个人", {"dependents": 3}, ()),
+    ("家里4口人靠我", {"dependents": 4}, ()),
+    ("I have 3 dependents", {"dependents": 3}, ()),
+    ("two people depend on me", {"dependents": 2}, ()),
+    ("my husband and 3 children rely on me", {"dependents": 4}, ()),
+    ("annual income of one and a half million", {"income": 1500000}, ()),
+    ("I can put aside 5000 a year for insurance", {"budget": 5000}, ()),
+    ("每年5000块买保险", {"budget": 5000}, ()),
+    ("我都四十五了", {"age": 45}, ()),
+    ("我花了5000了", {}, ("age",)),
+])
+def test_suite_recommend(text: str, expected: dict, absent: tuple[str, ...]) -> None:
+    _check(text, expected, absent)
+
+
+@pytest.mark.parametrize("text, expected, absent", [
+    ("I'm 26 and work in sales. I've got 500k accident cover with 20k medical, and 1,000 health points.",
+     {"age": 26, "occupation_class": 2, "sum_insured": 500000, "medical_limit": 20000, "health_points": 1000}, ()),
+    ("I'm in sales", {"occupation_class": 2}, ()),
+    ("I work in an office", {"occupation_class": 1}, ()),
+    ("给8岁的女儿买重疾险，保额80万，20年交，她身体很好",
+     {"age": 8, "gender": "F", "sum_insured": 800000, "payment_term": 20}, ()),
+    ("critical illness for my 5-year-old son", {"age": 5, "gender": "M"}, ()),
+    ("我的糖护险明年续保，46岁，保额10万，糖化7.4，不用胰岛素不抽烟，核保加费10%。",
+     {"renewal": True, "uw_loading_pct": 10, "hba1c_pct": 7.4, "on_insulin": False, "smoker": False}, ()),
+    ("I have a 25% underwriting loading", {"uw_loading_pct": 25}, ()),
+    ("I have stage 3 chronic kidney disease. Can I get your medical insurance?", {}, ("age",)),
+    ("Can I get the million-yuan medical plan?", {"product_ids": ["MED-100"]}, ("medical_limit", "sum_insured")),
+])
+def test_suite_person_and_underwriting(text: str, expected: dict, absent: tuple[str, ...]) -> None:
+    _check(text, expected, absent)
+
+
+@pytest.mark.parametrize("text, expected, targets", [
+    ("我40岁，车值18万，三年内有过一次有责理赔，现在驾驶分78.4。如果我把驾驶分提到90分，车险能便宜多少？",
+     {"driving_score": 78.4, "vehicle_value": 180000}, {"driving_score": 90}),
+    ("我的糖护险明年续保，46岁，保额10万，糖化7.4，不用胰岛素不抽烟，核保加费10%。今年CGM最长才连续达标41天，"
+     "要是能连续达标到90天，续保能便宜多少？",
+     {"cgm_consecutive_days_in_target": 41, "uw_loading_pct": 10, "renewal": True},
+     {"cgm_consecutive_days_in_target": 90}),
+    ("My home policy covers 100k of contents, building is 12 years old, middle floor, tier B region, no piped gas. "
+     "I have water leak and smoke sensors and an auto shut-off valve. Would adding a gas sensor lower my premium?",
+     {"contents_si": 100000, "has_gas_supply": False,
+      "sensors": {"water_leak": True, "smoke": True, "auto_shutoff_valve": True}},
+     {"sensors": {"gas": True}}),
+    ("I'm 26 and work in sales. I've got 500k accident cover with 20k medical, and 1,000 health points. "
+     "How much would using the points save me?", {"health_points": 1000}, {"health_points": 1000}),
+    ("如果驾驶分从78提到90，能便宜多少", {"driving_score": 78}, {"driving_score": 90}),
+    ("And what if my driving score dropped to 70?", {"driving_score": 70}, {"driving_score": 70}),
+    ("免赔额换成2万的话能省多少钱？", {"deductible": 20000}, {"deductible": 20000}),
+])
+def test_what_if_targets(text: str, expected: dict, targets: dict) -> None:
+    got = _check(text, {**expected, "hypothetical": True})
+    assert got["target_values"] == targets
+
+
+@pytest.mark.parametrize("text, expected, absent", [
+    ("I'd like to make a claim. I was in hospital for diabetic ketoacidosis from 20 to 24 October and the bill was 8,600.",
+     {"incident_date": "2026-10-20", "amount": 8600}, ()),
+    ("My daughter was in hospital with bronchitis from 15 to 18 October, we paid 4,200. Policy XH-MED100-2026-000105, "
+     "my ID ends 0427.", {"incident_date": "2026-10-15", "amount": 4200, "id_last4": "0427"}, ("dependents",)),
+    ("住院从10月20日到24日，花了8600，要理赔", {"incident_date": "2026-10-20", "amount": 8600}, ()),
+    ("hospitalised 20-24 Oct, claim please", {"incident_date": "2026-10-20"}, ()),
+    ("Someone broke into my flat on 25 October and took my laptop, about 9,000 yuan. "
+     "Policy XH-HOME700-2026-000111, passport ending 4821, Emily Carter.",
+     {"id_last4": "4821", "amounts": [9000], "claim_type": "CONTENTS"}, ()),
+    ("A pipe burst in my kitchen on 29 October and ruined some furniture, about 2,500. Policy XH-HOME700-2026-000111, "
+     "passport ending 4821. Please file a claim.", {"claim_type": "CONTENTS", "amounts": [2500], "id_last4": "4821"}, ()),
+    ("my policy term ending 2027-05-01", {}, ("id_last4",)),
+])
+def test_suite_claim_details(text: str, expected: dict, absent: tuple[str, ...]) -> None:
+    _check(text, expected, absent)
+
+
+@pytest.mark.parametrize("text", ["Actually, wait - it was 3,500, not 2,500.", "不是2500，是3500", "金额是3500不是2500"])
+def test_corrected_amount(text: str) -> None:
+    got = _check(text, {"amount": 3500})
+    assert got.get("amounts", []) == [3500]

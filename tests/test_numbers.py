@@ -229,3 +229,40 @@ def test_numbers_equal_tolerance() -> None:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_format_money(value: object, text: str, lang: str) -> None:
     assert format_money(value, lang) == text
+
+
+# --------------------------------------------------------------------------- halves
+
+@pytest.mark.parametrize("text, expected", [
+    ("I make half a million a year", "500000"),
+    ("half a million", "500000"),
+    ("half million yuan", "500000"),
+    ("about half a mil", None),                 # "mil" alone is no scale word here
+    ("one and a half million", "1500000"),
+    ("a million and a half", "1500000"),
+    ("two and a half thousand", "2500"),
+    ("2 and a half million", "2500000"),
+    ("月薪1万5", "15000"),
+])
+def test_half_amounts(text: str, expected: str | None) -> None:
+    got = parse_amount(text)
+    assert (str(got) if got is not None else None) == expected
+
+
+@pytest.mark.parametrize("text", ["half a year", "half the premium", "I'm halfway there"])
+def test_half_without_a_scale_is_no_number(text: str) -> None:
+    assert find_numbers(text) == []
+
+
+@pytest.mark.parametrize("text, value, unit", [
+    ("I have stage 3 chronic kidney disease", "3", None),     # "stage" is not "age"
+    ("aged 30", "30", "age"),
+])
+def test_age_unit_needs_the_word_age(text: str, value: str, unit: str | None) -> None:
+    n = find_numbers(text)[0]
+    assert (str(n.value), n.unit) == (value, unit)
+
+
+@pytest.mark.parametrize("text", ["4S店修车", "the million-yuan medical plan", "Million-Yuan Medical"])
+def test_names_with_numerals_are_not_numbers(text: str) -> None:
+    assert find_numbers(text) == []
