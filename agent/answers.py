@@ -1,9 +1,25 @@
 """Policy answers built from retrieved clauses (extractive, deterministic).
 
-The sentences of the best clauses that share most words with the question are quoted
-and the clauses cited. An answer is refused (``None``: the advisor says it does not
-know and offers a human) when no retrieved clause is relevant enough: the dense
-similarity of the best clause and its word overlap with the question are both low.
+The sentences of the best clauses that answer the question are quoted and the clauses
+cited. An answer is refused (``None``: the advisor says it does not know and offers a
+human) when no retrieved clause is relevant enough: the dense similarity of the best
+clause and its word overlap with the question are both low.
+
+How the quote is chosen:
+
+* the question is cut into its sub-questions (``犹豫期是几天？退保扣钱吗`` asks two
+  things) and each gets the clause sentence that answers it best;
+* a sentence scores by the IDF weight of the question words it contains, plus (at half
+  weight) the policy terms the query lexicon maps the customer's words to
+  (``knowledge/data/query_lexicon.yaml``: "nose job" → cosmetic, plastic surgery);
+  a sentence with the kind of number asked for (days, times, an amount, an age) scores
+  higher, and the question of a FAQ pair lends its words to the answer that follows it;
+* a sentence that introduces a list (ends with a colon) brings the list items that
+  match the question, or the whole list, compactly, when the question asks which
+  documents are needed; a table row is quoted with its column names;
+* when the best clause is an exclusion and the question asks whether something is
+  covered, the answer says first that it is not covered, unless the question is about
+  an exception the clause itself makes (``本责任免除不适用于…``).
 """
 from __future__ import annotations
 
@@ -11,6 +27,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from anxin.knowledge.text import tokenize
@@ -23,13 +40,55 @@ SIM_FLOOR = 0.86
 OVERLAP_FLOOR = 0.35
 #: Longest answer quoted from clauses (characters).
 MAX_CHARS = 320
+#: Longest quote of a whole list (the claim documents a question asks for).
+MAX_LIST_CHARS = 640
+#: Weight of a lexicon term (policy vocabulary for the customer's words) against a
+#: word the customer used.
+EXPANSION_WEIGHT = 0.5
 
 _STOP = set("""的 了 吗 呢 么 是 我 你 您 他 她 它 们 这 那 在 有 和 与 及 或 就 都 也 还 又 要 会 能 可以 可 吧 啊 呀 请问 请 问 一下 下 什么 怎么 怎样 如何 多少 哪些 哪个 为什么 是否 保险 产品
 a an the is are was were be been do does did i me my you your we our it its of to in on for with and or if
 what how when which who can could would should will shall may might please tell about this that there any much many""".split())
 
 _SENT = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?|[^\n]+")
+# An English sentence ends with a full stop followed by a capital (or an opening bracket).
+_EN_STOP = re.compile(r"(?<=[a-z0-9%)\]\"'’])\.\s+(?=[A-Z(\"“])")
 _HOW_LONG = re.compile(r"多久|多长|几天|多少天|多少|几个|how long|how many|how much|what is the (?:limit|amount)", re.I)
+
+#: What kind of number a (sub-)question asks for, and how a sentence states one.
+_ASKS = {
+    "days": re.compile(r"多久|多长|几天|多少天|几个月|几年|哪天|什么时候|how long|how many (?:days|months|years)|how soon|when\b", re.I),
+    "times": re.compile(r"几次|多少次|how many times|how often", re.I),
+    "amount": re.compile(r"多少|几成|比例|上限|限额|最高|how much|what (?:percentage|share|proportion)|\blimit\b|up to|maximum|\bamount\b", re.I),
+    "age": re.compile(r"几岁|多大|年龄|岁数|how old|what age|which age", re.I),
+}
+_STATES = {
+    "days": re.compile(r"\d+\s*(?:天|日|个月|年|小时|分钟)|[一二两三四五六七八九十百]+(?:天|日|个月|年)|\d+[- ]?(?:days?|months?|years?|hours?|minutes?)\b", re.I),
+    "times": re.compile(r"\d+\s*次|[一二两三四五六七八九十]次|\d+\s*times|\b(?:once|twice)\b", re.I),
+    "amount": re.compile(r"\d[\d,.]*\s*(?:%|％|元|万|percent)|\d{1,3}(?:,\d{3})+|\d{4,}|\d+\s*成", re.I),
+    "age": re.compile(r"\d+\s*(?:周岁|岁)|\baged?\s+\d+|\d+\s*years?\s+old|\bage\b.{0,20}\bbirthday|周岁", re.I),
+}
+_ANY_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万]")
+_EXAMPLE = re.compile(r"^\s*(?:举例|例如|比如|示例|for example|e\.g\.|example)", re.I)
+#: A question that asks which documents (materials) are needed: the whole list answers it.
+_DOCS = re.compile(
+    r"材料|资料|单据|文件|证件|证明|要带什么|准备什么|准备啥|提供什么|交什么|寄什么"
+    r"|documents?|paperwork|forms?\b|proof|what (?:do|should|must) (?:i|we) (?:need to )?(?:send|provide|submit|bring|prepare)",
+    re.I)
+#: A question whether something is covered / paid (a yes-or-no about cover).
+_COVER_Q = re.compile(
+    r"赔不赔|赔吗|能赔|会赔|可以赔|给赔|赔付吗|理赔吗|能理赔|报不报|能报|可以报|报销吗|保不保|能保|保吗|管不管|管吗|负责吗"
+    r"|算不算保险|保障范围|承保吗|包括吗|包含吗|赔偿吗|给付吗"
+    r"|\b(?:am i|are we|are they|is (?:it|this|that|he|she|my|the)|does|do|will|would|can|could|should)\b.{0,120}"
+    r"\b(?:cover\w*|pay|pays|paid|payout|pay out|reimburs\w*|compensat\w*)\b|\b(?:still )?covered\b", re.I)
+#: Words that only say "is it covered": left out when weighing an exclusion against its exceptions.
+_COVER_WORDS = {t for w in ("cover covered coverage pay paid payout reimburse compensate claim benefit insurance policy "
+                            "赔 赔付 理赔 报 报销 保 保障 管 负责 承保 赔偿 给付 保险金 保险").split() for t in tokenize(w)}
+#: An exclusion's own exception ("does not apply to …", "remains covered").
+_EXCEPTION = re.compile(
+    r"不适用于|不受本|不属于本(?:条|责任免除)|仍(?:然)?(?:属于|予|按|负责|承担|在保障|可获得)|仍属|照常"
+    r"|does not apply|do not apply|not affected by|remains? covered|still covered|is covered in full|are covered", re.I)
+_DOC_CODE = re.compile(r"\*\*DOC-[A-Z0-9-]+\*\*\s*|\s*[（(]DOC-[A-Z0-9-]+[)）]|\bDOC-[A-Z0-9-]+\s*")
 
 
 @dataclass
@@ -68,6 +127,52 @@ def corpus_idf(searcher: Any) -> Callable[[str], float]:
     return lambda tok: table.get(tok, unseen)
 
 
+# --------------------------------------------------------------------------- lexicon
+
+@lru_cache(maxsize=1)
+def _lexicon() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(customer phrases, policy terms) of the query lexicon, phrases squashed."""
+    try:
+        import yaml
+
+        from anxin.knowledge.names import squash
+        from anxin.knowledge.query_expansion import LEXICON
+
+        data = yaml.safe_load(LEXICON.read_text(encoding="utf-8")) or {}
+    except Exception:  # noqa: BLE001 - answers still work on the question's own words
+        return []
+    rules = []
+    for lang_rules in data.values():
+        for rule in lang_rules or []:
+            rules.append((tuple(squash(str(w)) for w in rule.get("when") or []),
+                          tuple(str(t) for t in rule.get("add") or [])))
+    return rules
+
+
+def lexicon_terms(text: str) -> tuple[set[str], set[str]]:
+    """(words of the customer phrases the lexicon recognises in ``text``, the words of
+    the policy terms it maps them to)."""
+    rules = _lexicon()
+    if not rules:
+        return set(), set()
+    from anxin.knowledge.names import squash
+
+    q = squash(text)
+    phrase_tokens: set[str] = set()
+    terms: set[str] = set()
+    for phrases, add in rules:
+        hit = [p for p in phrases if p and p in q]
+        if not hit:
+            continue
+        for p in hit:
+            phrase_tokens |= content_tokens(p)
+        for t in add:
+            terms |= content_tokens(t)
+    return phrase_tokens, terms
+
+
+# --------------------------------------------------------------------------- relevance
+
 def relevance(question_tokens: set[str], hit: dict[str, Any],
               idf: Callable[[str], float] | None = None) -> tuple[float, float]:
     """(share of the question's word weight found in the clause, dense similarity).
@@ -86,6 +191,61 @@ def _relevant(overlap: float, sim: float) -> bool:
     return overlap >= OVERLAP_FLOOR or sim >= SIM_FLOOR
 
 
+@dataclass
+class _Query:
+    """The question's words and the lexicon's policy terms for them, whole and per sub-question."""
+
+    tokens: set[str]
+    rewritten: set[str]                       # customer phrases replaced by policy terms
+    parts: list[tuple[str, set[str], set[str]]]  # (text, words, lexicon terms)
+    weight: Callable[[str], float]
+
+
+def _split_question(question: str) -> list[str]:
+    """The sub-questions of a question (``等待期多长？等待期里确诊怎么办`` → 2)."""
+    pieces = re.split(r"[？?！!。；;\n]+|,?\s+(?:and|also|plus)\s+(?=(?:how|what|when|which|who|whom|can|could|do|does|did|is|are|will|would|should|if|am)\b)"
+                      r"|[，,]\s*(?:还有|另外|以及|并且|而且|那么?|同时)", question, flags=re.I)
+    return [p.strip(" ，,、") for p in pieces if p and p.strip(" ，,、")]
+
+
+def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] | None) -> _Query:
+    ignore = ignore or set()
+    tokens = content_tokens(question) - ignore
+    phrase_tokens, terms = lexicon_terms(question)
+    terms -= ignore
+    rewritten = (tokens - phrase_tokens) | terms
+    parts = []
+    for piece in _split_question(question):
+        words = content_tokens(piece) - ignore
+        _, part_terms = lexicon_terms(piece)
+        if words or part_terms:
+            parts.append((piece, words, (part_terms - ignore) - words))
+    if len(parts) > 1:
+        # a sub-question without words of its own ("算吗") continues the one before it
+        merged: list[tuple[str, set[str], set[str]]] = []
+        for piece, words, part_terms in parts:
+            if merged and len(words) <= 1 and not part_terms:
+                p, w, t = merged[-1]
+                merged[-1] = (f"{p} {piece}", w | words, t)
+            else:
+                merged.append((piece, words, part_terms))
+        parts = merged
+    if not parts:
+        parts = [(question, tokens, terms - tokens)]
+    return _Query(tokens=tokens, rewritten=rewritten, parts=parts, weight=idf or (lambda _t: 1.0))
+
+
+def _relevance(query: _Query, hit: dict[str, Any]) -> tuple[float, float]:
+    """Relevance of a clause: the question's own words, or the question with the customer
+    phrases the lexicon knows read as the policy terms they stand for."""
+    overlap, sim = relevance(query.tokens, hit, query.weight)
+    if query.rewritten and query.rewritten != query.tokens:
+        overlap = max(overlap, relevance(query.rewritten, hit, query.weight)[0])
+    return overlap, sim
+
+
+# --------------------------------------------------------------------------- clause units
+
 def clean_heading(heading: str, clause_id: str) -> str:
     """A clause heading without its leading clause id (``MED-100-WAITING 等待期`` -> ``等待期``)."""
     h = (heading or "").strip()
@@ -94,36 +254,309 @@ def clean_heading(heading: str, clause_id: str) -> str:
     return h or clause_id
 
 
+@dataclass
+class _Unit:
+    """A quotable piece of a clause: a sentence, a list item or a table row."""
+
+    idx: int
+    text: str
+    kind: str = "sent"              # sent | item | row | question
+    intro: int | None = None        # the sentence that introduces this item's list / row's table
+    items: list[int] = field(default_factory=list)   # for an intro: its list items or table rows
+    header: list[str] = field(default_factory=list)  # for a row: the column names
+    tokens: set[str] = field(default_factory=set)
+    aux: set[str] = field(default_factory=set)       # words lent by a FAQ question / column names / the intro
+
+
+def _strip_marks(text: str) -> str:
+    return re.sub(r"\*\*|__|`", "", text).strip(" -*\t")
+
+
+def _split_sentences(line: str) -> list[str]:
+    out = []
+    for s in _SENT.findall(line):
+        out += _EN_STOP.split(s) if re.search(r"[A-Za-z]{3}", s) else [s]
+    return [s.strip() for s in out if s.strip()]
+
+
+def _units(text: str) -> list[_Unit]:
+    """The clause as quotable units, with lists attached to the sentence introducing them."""
+    units: list[_Unit] = []
+    last_sent: int | None = None      # the latest plain sentence (a list's intro when it ends with a colon)
+    list_intro: int | None = None
+    table: list[str] | None = None
+    table_intro: int | None = None
+    pending_q: set[str] = set()       # words of a FAQ question, lent to the next sentence
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or re.match(r"^#+\s", line):
+            table = None
+            continue
+        if line.startswith("|"):
+            cells = [_strip_marks(c) for c in line.strip("|").split("|")]
+            if table is None:
+                table = cells
+                table_intro = last_sent if last_sent is not None and units[last_sent].text.rstrip().endswith((":", "：")) else None
+                continue
+            if all(re.fullmatch(r":?-{2,}:?", c.strip()) for c in cells if c.strip()):
+                continue
+            u = _Unit(idx=len(units), text=" | ".join(cells), kind="row", intro=table_intro, header=table)
+            u.tokens = content_tokens(" ".join(cells))
+            u.aux = content_tokens(" ".join(table))
+            units.append(u)
+            if table_intro is not None:
+                units[table_intro].items.append(u.idx)
+            continue
+        table = None
+        m = re.match(r"^(?:[-*•]|\d+[.)、]|[（(][a-z0-9一二三四五六七八九十]+[)）])\s*", line)
+        if m and (line[0] in "-*•" or units):
+            body = _strip_marks(line[m.end():] if line[0] in "-*•" else line)
+            if len(body) < 2:
+                continue
+            intro = list_intro
+            if intro is None and last_sent is not None and units[last_sent].text.rstrip().endswith((":", "：")):
+                intro = last_sent
+            list_intro = intro
+            u = _Unit(idx=len(units), text=body, kind="item", intro=intro)
+            u.tokens = content_tokens(body)
+            if intro is not None:
+                units[intro].items.append(u.idx)
+                u.aux = units[intro].tokens
+            units.append(u)
+            continue
+        list_intro = None
+        sents = _split_sentences(_strip_marks(line))
+        merged: list[str] = []
+        for s in sents:
+            # a short lead-in ("Lapse.", "举例：") belongs to the sentence after it
+            if merged and len(merged[-1]) < 16 and not merged[-1].endswith(("：", ":", "？", "?")) and not re.search(r"\d", merged[-1]):
+                merged[-1] = f"{merged[-1]} {s}" if re.search(r"[A-Za-z]$", merged[-1].rstrip(".")) else merged[-1] + s
+            else:
+                merged.append(s)
+        for s in merged:
+            s = s.strip(" -*\t")
+            if len(s) < 4:
+                continue
+            if s.endswith(("？", "?")):
+                pending_q |= content_tokens(s)
+                u = _Unit(idx=len(units), text=s, kind="question", tokens=content_tokens(s))
+                units.append(u)
+                continue
+            u = _Unit(idx=len(units), text=s, tokens=content_tokens(s), aux=pending_q)
+            pending_q = set()
+            units.append(u)
+            last_sent = u.idx
+    return units
+
+
 def _sentences(text: str) -> list[str]:
-    body = re.sub(r"^#+.*$", "", text, flags=re.M)          # drop Markdown headings
-    body = re.sub(r"\*\*|__|`", "", body)                     # and emphasis marks
-    return [s.strip(" -*\t") for s in _SENT.findall(body) if len(s.strip(" -*\t")) >= 4]
+    """The clause's quotable sentences, list items and table rows, in order."""
+    return [u.text for u in _units(text) if u.kind != "question"]
 
 
-def best_sentences(question: str, text: str, limit: int = 2, q: set[str] | None = None) -> list[str]:
+# --------------------------------------------------------------------------- choosing what to quote
+
+def _score(unit: _Unit, words: set[str], terms: set[str], piece: str, weight: Callable[[str], float],
+           question_has_number: bool) -> float:
+    """How well a unit answers one sub-question: the share of its word weight found in
+    the unit (lexicon terms and borrowed words count half) plus small bonuses."""
+    total = sum(weight(t) for t in words) + EXPANSION_WEIGHT * sum(weight(t) for t in terms)
+    if total <= 0:
+        return 0.0
+    own = unit.tokens
+    found = 0.0
+    for t in words:
+        if t in own:
+            found += weight(t)
+        elif t in unit.aux:
+            found += 0.5 * weight(t)
+    for t in terms:
+        if t in own:
+            found += EXPANSION_WEIGHT * weight(t)
+        elif t in unit.aux:
+            found += 0.25 * weight(t)
+    score = found / total
+    if score <= 0:
+        return 0.0
+    for kind, asks in _ASKS.items():
+        if asks.search(piece):
+            if _STATES[kind].search(unit.text):
+                score += 0.2
+            elif _ANY_NUMBER.search(unit.text):
+                score += 0.05
+    if _EXAMPLE.search(unit.text) and not question_has_number:
+        score -= 0.1
+    if unit.idx == 0:
+        score += 0.03                      # the opening sentence states the rule
+    if len(unit.text) > 220:
+        score -= 0.05
+    return score - 0.0005 * unit.idx
+
+
+def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
+            wants_list: bool = False) -> tuple[list[int], list[float]]:
+    """Indices of the units to quote (a list intro stands for its items too) and, per
+    sub-question, the best score reached."""
+    cands = [u for u in units if u.kind != "question"]
+    if not cands:
+        return [], [0.0 for _ in query.parts]
+    has_number = bool(re.search(r"\d", question))
+    table = {}
+    for n, (piece, words, terms) in enumerate(query.parts):
+        for u in cands:
+            table[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number)
+    best_per_part = [max((table[(n, u.idx)] for u in cands), default=0.0) for n in range(len(query.parts))]
+    chosen: list[int] = []
+    if wants_list:
+        intro = next((u.idx for u in units if len(u.items) >= 2 and units[u.items[0]].kind == "item"), None)
+        if intro is not None:
+            chosen.append(intro)
+    for n in range(len(query.parts)):
+        ranked = sorted(cands, key=lambda u: -table[(n, u.idx)])
+        for u in ranked:
+            if table[(n, u.idx)] <= 0:
+                break
+            if u.idx in chosen or (u.intro is not None and u.intro in chosen and wants_list):
+                break
+            chosen.append(u.idx)
+            break
+    # fill up to the limit with the next best units for the question as a whole
+    overall = {u.idx: max(table[(n, u.idx)] for n in range(len(query.parts))) for u in cands}
+    top = max(overall.values()) if overall else 0.0
+    for idx in sorted(overall, key=lambda i: -overall[i]):
+        if len(chosen) >= max(limit, 1):
+            break
+        if idx in chosen or overall[idx] <= 0 or overall[idx] < 0.5 * top:
+            continue
+        chosen.append(idx)
+    if not chosen:
+        chosen = [cands[0].idx]
+    return chosen, best_per_part
+
+
+def _compact_item(text: str, docs: bool) -> str:
+    t = _DOC_CODE.sub("", text).strip()
+    t = re.sub(r"^(?:and|or)\s+", "", t)
+    t = re.sub(r"(?:[;；,，。.]\s*(?:and|or)?\s*)+$", "", t).strip()
+    if docs:
+        t = re.split(r"[，,](?:\s|(?=[\u4e00-\u9fff]))", t, maxsplit=1)[0].strip()
+    return t
+
+
+def _render(units: list[_Unit], chosen: list[int], query: _Query, lang: str, wants_list: bool,
+            scores: dict[int, float], budget: int) -> str:
+    """The chosen units in clause order; intros with their (matching) items, rows with
+    their column names; within ``budget`` characters (the best units first)."""
+    zh = lang == "zh"
+    pieces: dict[int, str] = {}
+    covered: set[int] = set()
+    for idx in chosen:
+        u = units[idx]
+        if u.kind == "row":
+            cells = u.text.split(" | ")
+            if u.header and len(u.header) == len(cells):
+                pairs = [f"{h}：{c}" if zh else f"{h}: {c}" for h, c in zip(u.header, cells) if h and c]
+                pieces[idx] = ("，" if zh else ", ").join(pairs) + ("。" if zh else ".")
+            else:
+                pieces[idx] = u.text
+            continue
+        if u.items:
+            docs = wants_list and units[u.items[0]].kind == "item"
+            if docs:
+                items = u.items
+            else:
+                matched = [i for i in u.items if scores.get(i, 0) > 0]
+                if not matched and sum(len(units[i].text) for i in u.items) <= 160:
+                    matched = u.items
+                items = sorted(matched, key=lambda i: -scores.get(i, 0))[:3]
+                items.sort()
+            covered |= set(items)
+            if items:
+                head = u.text.rstrip("：: ")
+                if units[items[0]].kind == "row":
+                    body = "；".join(_row_text(units[i], zh) for i in items) if zh else "; ".join(_row_text(units[i], zh) for i in items)
+                else:
+                    parts = [_compact_item(units[i].text, docs) for i in items]
+                    body = ("、" if docs else "；").join(parts) if zh else "; ".join(parts)
+                pieces[idx] = f"{head}：{body}。" if zh else f"{head}: {body}."
+                continue
+        if u.kind == "item":
+            pieces[idx] = _compact_item(u.text, False) + ("。" if zh else ".")
+            continue
+        pieces[idx] = u.text
+    order = [i for i in chosen if i not in covered]
+    kept: list[int] = []
+    size = 0
+    for i in order:                      # chosen is best-first
+        if kept and size + len(pieces[i]) > budget:
+            continue
+        kept.append(i)
+        size += len(pieces[i])
+    texts = [pieces[i] for i in sorted(kept)]
+    return "".join(texts) if zh else " ".join(texts)
+
+
+def _row_text(u: _Unit, zh: bool) -> str:
+    cells = u.text.split(" | ")
+    if u.header and len(u.header) == len(cells):
+        return ("，" if zh else ", ").join(f"{h}：{c}" if zh else f"{h}: {c}" for h, c in zip(u.header, cells) if h and c)
+    return u.text
+
+
+def best_sentences(question: str, text: str, limit: int = 2, q: set[str] | None = None,
+                   idf: Callable[[str], float] | None = None, lang: str | None = None) -> list[str]:
     """The clause sentences that best answer the question, in the clause's order
     (``q``: the question's words, when the caller already removed the uninformative ones)."""
-    q = content_tokens(question) if q is None else q
-    wants_number = bool(_HOW_LONG.search(question))
-    sents = _sentences(text)
-    if not sents:
-        return []
-    scored = []
-    for i, s in enumerate(sents):
-        toks = content_tokens(s)
-        score = len(q & toks) + (1.0 if wants_number and re.search(r"\d|[一二三四五六七八九十百千万]", s) else 0.0)
-        score += 0.3 if i == 0 else -0.001 * i              # the opening sentence states the rule
-        scored.append((score, i))
-    top = sorted(scored, reverse=True)[:limit]
-    keep = sorted(i for score, i in top if score > 0) or [0]
-    out, size = [], 0
-    for i in keep:
-        if size + len(sents[i]) > MAX_CHARS and out:
-            break
-        out.append(sents[i])
-        size += len(sents[i])
-    return out
+    query = _query(question, idf, None)
+    if q is not None:
+        query.tokens = set(q)
+        query.parts = [(p, w & q if w & q else w, t) for p, w, t in query.parts]
+    units = _units(text)
+    chosen, _ = _choose(units, query, question, limit)
+    quote = _quote(units, chosen, query, question, lang or ("zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"), False)
+    return [quote] if quote else []
 
+
+def _quote(units: list[_Unit], chosen: list[int], query: _Query, question: str, lang: str, wants_list: bool) -> str:
+    has_number = bool(re.search(r"\d", question))
+    scores = {u.idx: max((_score(u, w, t, p, query.weight, has_number) for p, w, t in query.parts), default=0.0)
+              for u in units}
+    return _render(units, chosen, query, lang, wants_list, scores, MAX_LIST_CHARS if wants_list else MAX_CHARS)
+
+
+# --------------------------------------------------------------------------- exclusions
+
+def _exception_applies(units: list[_Unit], query: _Query) -> int | None:
+    """The exception unit of an exclusion clause that the question is about, if any:
+    the question shares more weight with the clause's exceptions than with its exclusions."""
+    exc_units = set()
+    for u in units:
+        if u.kind == "question":
+            continue
+        if _EXCEPTION.search(u.text):
+            exc_units.add(u.idx)
+            exc_units |= set(u.items)
+    if not exc_units:
+        return None
+    in_exc: set[str] = set()
+    in_rule: set[str] = set()
+    for u in units:
+        if u.kind == "question":
+            continue
+        (in_exc if u.idx in exc_units else in_rule).update(u.tokens)
+    words = query.tokens - _COVER_WORDS
+    exc_only = sum(query.weight(t) for t in words & (in_exc - in_rule))
+    rule_only = sum(query.weight(t) for t in words & (in_rule - in_exc))
+    if exc_only <= rule_only or exc_only <= 0:
+        return None
+    return max(exc_units, key=lambda i: (sum(query.weight(t) for t in words & units[i].tokens), -i))
+
+
+def _not_covered_lead(lang: str) -> str:
+    return "这种情况不在保障范围内（责任免除）。" if lang == "zh" else "This is not covered (exclusion)."
+
+
+# --------------------------------------------------------------------------- the answer
 
 def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
                         idf: Callable[[str], float] | None = None, ignore: set[str] | None = None) -> Answer | None:
@@ -133,29 +566,45 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
     results = [r for r in results if r.get("clause_id")]
     if not results:
         return None
-    q = content_tokens(question) - (ignore or set())
+    query = _query(question, idf, ignore)
     top = results[0]
-    overlap, sim = relevance(q, top, idf)
+    overlap, sim = _relevance(query, top)
     if not _relevant(overlap, sim):
         return None
     if _GENERIC_EXCLUSION.search(question):
         siblings = [h for h in results if re.search(r"-EXC-\d+$", str(h.get("clause_id", "")))]
         if len(siblings) >= 2:
             return _list_answer(siblings, lang, max(overlap, sim))
+    wants_list = bool(_DOCS.search(question))
+    top_units = _units(top.get("text", ""))
+    top_list = wants_list and any(len(u.items) >= 2 for u in top_units)
+    chosen, top_best = _choose(top_units, query, question, limit=2, wants_list=top_list)
+
+    lead = ""
+    if "-EXC-" in str(top.get("clause_id", "")).upper() and _COVER_Q.search(question):
+        exception = _exception_applies(top_units, query)
+        if exception is None:
+            lead = _not_covered_lead(lang)
+        else:
+            unit = top_units[exception]
+            pick = unit.intro if unit.intro is not None else exception
+            chosen = [pick] + [i for i in chosen if i != pick][:1]
+
     cited = [top]
-    # A second clause of the same product (or a general clause) that is also relevant.
-    for hit in results[1:3]:
-        o2, s2 = relevance(q, hit, idf)
-        same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
-        if same and _relevant(o2, s2) and o2 >= 0.6 * overlap and o2 > 0:
-            cited.append(hit)
-            break
+    quotes = [_quote(top_units, chosen, query, question, lang, top_list)]
+    second = _second_clause(results, top, query, question, overlap, top_best)
+    if second is not None:
+        units = _units(second.get("text", ""))
+        sub_list = wants_list and any(len(u.items) >= 2 for u in units) and not top_list
+        picked, _ = _choose(units, query, question, limit=1, wants_list=sub_list)
+        quote = _quote(units, picked[:1] if not sub_list else picked[:1], query, question, lang, sub_list)
+        if quote:
+            cited.append(second)
+            quotes.append(quote)
     parts = []
-    for hit in cited:
-        sents = best_sentences(question, hit.get("text", ""), limit=2 if hit is top else 1, q=q)
-        if not sents:
+    for hit, quote in zip(cited, quotes):
+        if not quote:
             continue
-        quote = ("".join(sents) if lang == "zh" else " ".join(sents))
         heading = clean_heading(hit.get("heading", ""), hit.get("clause_id", ""))
         if lang == "zh":
             parts.append(f"根据条款【{heading}】（{hit.get('clause_id')}）：{quote}")
@@ -163,7 +612,36 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
             parts.append(f"Under \"{heading}\" ({hit.get('clause_id')}): {quote}")
     if not parts:
         return None
-    return Answer(text="\n".join(parts), citations=cited, relevance=max(overlap, sim))
+    cited = [h for h, q in zip(cited, quotes) if q]
+    text = "\n".join(parts)
+    if lead:
+        text = f"{lead}\n{text}"
+    return Answer(text=text, citations=cited, relevance=max(overlap, sim))
+
+
+def _second_clause(results: list[dict[str, Any]], top: dict[str, Any], query: _Query, question: str,
+                   overlap: float, top_best: list[float]) -> dict[str, Any] | None:
+    """A second clause of the same product (or a general clause) that is also relevant:
+    the one that best answers a sub-question the first clause answers less well, else
+    the first one that shares most of the question's words."""
+    best_gain, best_hit, fallback = 0.0, None, None
+    for hit in results[1:3]:
+        same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
+        if not same:
+            continue
+        o2, s2 = _relevance(query, hit)
+        if not _relevant(o2, s2) or o2 <= 0:
+            continue
+        units = _units(hit.get("text", ""))
+        _, best = _choose(units, query, question, limit=1)
+        gain = sum(max(0.0, b - a) for a, b in zip(top_best, best))
+        if gain > best_gain:
+            best_gain, best_hit = gain, hit
+        if fallback is None and o2 >= 0.6 * overlap:
+            fallback = hit
+    if best_hit is not None and best_gain >= 0.15:
+        return best_hit
+    return fallback
 
 
 _GENERIC_EXCLUSION = re.compile(
@@ -176,7 +654,10 @@ def _list_answer(hits: list[dict[str, Any]], lang: str, rel: float) -> Answer:
     """The headings of several clauses of one family (e.g. all the exclusions retrieved)."""
     lines = ["主要的责任免除情形包括：" if lang == "zh" else "The main exclusions include:"]
     for h in hits:
-        first = (best_sentences(h.get("heading", ""), h.get("text", ""), limit=1) or [""])[0]
+        units = [u for u in _units(h.get("text", "")) if u.kind != "question"]
+        first = units[0].text if units else ""
+        if units and units[0].items:
+            first = _render(units, [0], _query(h.get("heading", ""), None, None), lang, False, {}, MAX_CHARS)
         head = clean_heading(h.get("heading", ""), h.get("clause_id", ""))
         lines.append(f"- {head}（{h.get('clause_id')}）：{first}" if lang == "zh"
                      else f"- {head} ({h.get('clause_id')}): {first}")

@@ -7,7 +7,11 @@ name, date of birth), quote parameters named exactly as the catalog's
 ``rating.params``, needs-analysis inputs (income, budget, dependents, existing
 policies, goals), claim details (incident date, amount, coverage code,
 description), money amounts no slot took, and a yes/no when the message is a
-confirmation.
+confirmation. A what-if message ("现在驾驶分78.4，如果提到90分") keeps the values as
+they are now in the slots and puts where they would move to in ``target_values``.
+A message that names no product but gives two or more details only one motor, home,
+flight or shopping product rates on ("a 7-seater worth 400k, 3 million third-party")
+names that product.
 
 Extraction is conservative: a number fills a slot only when a cue word sits next
 to it (保额 50万, 免赔额1万, 预算5000, "my car is worth 200k") or its unit says
@@ -1333,7 +1337,7 @@ def _needs(ctx: _Ctx, products: list[str]) -> None:
         ctx.consume(total_m.start(), total_m.end())
     elif _DEP_ZERO.search(norm):
         ctx.set("dependents", 0)
-    elif _claimish(ctx):
+    elif _claimish(ctx) or (("policy_number" in ctx.out or "claim_id" in ctx.out) and "incident_date" in ctx.out):
         pass                              # "my daughter was in hospital": a claim, not a needs analysis
     else:
         total = 0

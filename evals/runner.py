@@ -244,14 +244,15 @@ def database_is_sqlite() -> bool:
 def default_workers(backend: str | None, sqlite: bool | None = None) -> int:
     """``min(4, cpu count)`` for the ``none`` back-end, else 1 (one local LLM serialises).
 
-    Also 1 when the database is SQLite (``sqlite`` None: look it up): concurrent
-    sessions then contend for SQLite's single writer and turns fail with "database is
-    locked", so parallel runs need PostgreSQL (``ANXIN_DB_URL``) or ``--workers``."""
+    At most 2 on SQLite (``sqlite`` None: look it up): its single writer serialises the
+    sessions' writes (transactions take the write lock up front, so they wait instead of
+    failing), and more workers only queue."""
     if backend is None or backend.strip().lower() != "none":
         return 1
     if sqlite is None:
         sqlite = database_is_sqlite()
-    return 1 if sqlite else max(1, min(4, os.cpu_count() or 1))
+    cpus = os.cpu_count() or 1
+    return max(1, min(2 if sqlite else 4, cpus))
 
 
 def _conversation_language(suite: Suite, conv: Conversation) -> str:
