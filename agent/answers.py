@@ -208,6 +208,13 @@ def _split_question(question: str) -> list[str]:
     return [p.strip(" ，,、") for p in pieces if p and p.strip(" ，,、")]
 
 
+#: Words that only ask for a number or a yes/no ("几次", "多久", "how many"): the kind of
+#: answer they want is scored separately (_ASKS), the words themselves match nothing.
+_QWORDS = {t for w in ("几次 几天 几年 几个 几个月 几成 几岁 多久 多长 多长时间 多大 多少钱 多少天 多少次 能不能 可不可以 "
+                       "算不算 是不是 有没有 要不要 会不会 怎么办 how many much long often soon old need").split()
+           for t in tokenize(w)}
+
+
 def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] | None) -> _Query:
     ignore = ignore or set()
     tokens = content_tokens(question) - ignore
@@ -216,9 +223,9 @@ def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] |
     rewritten = (tokens - phrase_tokens) | terms
     parts = []
     for piece in _split_question(question):
-        words = content_tokens(piece) - ignore
+        words = content_tokens(piece) - ignore - _QWORDS
         _, part_terms = lexicon_terms(piece)
-        if words or part_terms:
+        if words or part_terms or any(a.search(piece) for a in _ASKS.values()):
             parts.append((piece, words, (part_terms - ignore) - words))
     if len(parts) > 1:
         # a sub-question without words of its own ("算吗") continues the one before it
@@ -231,7 +238,11 @@ def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] |
                 merged.append((piece, words, part_terms))
         parts = merged
     if not parts:
-        parts = [(question, tokens, terms - tokens)]
+        parts = [(question, tokens - _QWORDS, terms - tokens)]
+    # a later sub-question goes on about the subject of the one before ("轻症赔多少？能赔几次")
+    for n in range(1, len(parts)):
+        piece, words, part_terms = parts[n]
+        parts[n] = (piece, words, part_terms | (parts[n - 1][1] - words))
     return _Query(tokens=tokens, rewritten=rewritten, parts=parts, weight=idf or (lambda _t: 1.0))
 
 
@@ -308,7 +319,7 @@ def _units(text: str) -> list[_Unit]:
                 units[table_intro].items.append(u.idx)
             continue
         table = None
-        m = re.match(r"^(?:[-*•]|\d+[.)、]|[（(][a-z0-9一二三四五六七八九十]+[)）])\s*", line)
+        m = re.match(r"^(?:[-*•]\s+|\d+[.)、]\s*|[（(][a-z0-9一二三四五六七八九十]+[)）]\s*)", line)
         if m and (line[0] in "-*•" or units):
             body = _strip_marks(line[m.end():] if line[0] in "-*•" else line)
             if len(body) < 2:
@@ -325,14 +336,28 @@ def _units(text: str) -> list[_Unit]:
             units.append(u)
             continue
         list_intro = None
-        sents = _split_sentences(_strip_marks(line))
+        # a bold lead-in ("**Grace period.** If a premium …") belongs to the sentence after it
+        lead = re.match(r"^\*\*([^*]{1,100}?[.。])\*\*\s*(\S.*)$", line)
+        if lead:
+            sents = _split_sentences(_strip_marks(lead.group(2)))
+            if sents:
+                sep = " " if re.search(r"[A-Za-z]", lead.group(1)) else ""
+                sents[0] = f"{lead.group(1).strip()}{sep}{sents[0]}"
+        else:
+            sents = _split_sentences(_strip_marks(line))
         merged: list[str] = []
         for s in sents:
-            # a short lead-in ("Lapse.", "举例：") belongs to the sentence after it
-            if merged and len(merged[-1]) < 16 and not merged[-1].endswith(("：", ":", "？", "?")) and not re.search(r"\d", merged[-1]):
-                merged[-1] = f"{merged[-1]} {s}" if re.search(r"[A-Za-z]$", merged[-1].rstrip(".")) else merged[-1] + s
+            # a very short fragment ("Lapse.") belongs to the sentence after it
+            short = len(s.split()) <= 3 if re.search(r"[A-Za-z]{3}", s) else len(s) < 8
+            if merged and merged[-1] == "" :
+                merged[-1] = s
+            elif merged and merged[-1].endswith("\x00"):
+                merged[-1] = merged[-1][:-1] + (" " if re.search(r"[A-Za-z]", s) else "") + s
             else:
                 merged.append(s)
+            if short and not s.endswith(("：", ":", "？", "?")) and not re.search(r"\d", s):
+                merged[-1] += "\x00"
+        merged = [m.rstrip("\x00") for m in merged]
         for s in merged:
             s = s.strip(" -*\t")
             if len(s) < 4:
