@@ -96,6 +96,9 @@ class Advisor:
 
     def load_state(self, session_id: str) -> tuple[DialogueState, str, str | None]:
         """(state, hand-off state of the row, channel) of a session; a new one if unknown."""
+        return _retry_busy(lambda: self._load_state_once(session_id))
+
+    def _load_state_once(self, session_id: str) -> tuple[DialogueState, str, str | None]:
         from anxin.db.sessions import get_or_create_session
 
         with self._db() as db:
@@ -110,6 +113,10 @@ class Advisor:
             return state, row.handoff_state or "none", row.channel
 
     def _save(self, session_id: str, state: DialogueState, user_text: str, result: TurnResult) -> None:
+        """Persist the turn (retried when the database is busy: a turn is never dropped silently)."""
+        _retry_busy(lambda: self._save_once(session_id, state, user_text, result))
+
+    def _save_once(self, session_id: str, state: DialogueState, user_text: str, result: TurnResult) -> None:
         from anxin.db.sessions import add_message, get_or_create_session
 
         with self._db() as db:
@@ -321,6 +328,21 @@ def _screen_outgoing(reply: str, llm_text: str, turn: Turn) -> str:
     if any(p.startswith("pii:") for p in problems):
         return reply.replace(llm_text, redact_pii(llm_text), 1)
     return reply
+
+
+def _retry_busy(fn: Callable[[], Any], attempts: int = 3) -> Any:
+    """Run a unit of work, again when the database reports it is busy/locked."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if attempt == attempts - 1 or "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise
+            log.warning("database busy (attempt %d): retrying", attempt + 1)
+            time.sleep(0.2 * (attempt + 1))
+    return None
 
 
 def _mask_credentials(text: str, entities: dict[str, Any]) -> str:

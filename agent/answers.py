@@ -38,8 +38,9 @@ from anxin.knowledge.text import tokenize
 #: answer (11 refused); see the closing note of issue 4.
 SIM_FLOOR = 0.86
 OVERLAP_FLOOR = 0.35
-#: Longest answer quoted from clauses (characters).
+#: Longest answer quoted from clauses (characters; English says the same in more).
 MAX_CHARS = 320
+MAX_CHARS_EN = 480
 #: Longest quote of a whole list (the claim documents a question asks for).
 MAX_LIST_CHARS = 640
 #: Weight of a lexicon term (policy vocabulary for the customer's words) against a
@@ -52,7 +53,7 @@ what how when which who can could would should will shall may might please tell 
 
 _SENT = re.compile(r"[^。；;！？!?\n]+[。；;！？!?]?|[^\n]+")
 # An English sentence ends with a full stop followed by a capital (or an opening bracket).
-_EN_STOP = re.compile(r"(?<=[a-z0-9%)\]\"'’])\.\s+(?=[A-Z(\"“])")
+_EN_STOP = re.compile(r"(?<=[a-z0-9%)\]\"'’]\.)\s+(?=[A-Z(\"“])")
 _HOW_LONG = re.compile(r"多久|多长|几天|多少天|多少|几个|how long|how many|how much|what is the (?:limit|amount)", re.I)
 
 #: What kind of number a (sub-)question asks for, and how a sentence states one.
@@ -197,13 +198,15 @@ class _Query:
 
     tokens: set[str]
     rewritten: set[str]                       # customer phrases replaced by policy terms
+    phrase_tokens: set[str]                   # words of the customer phrases the lexicon recognised
+    terms: set[str]                           # the policy terms it maps them to
     parts: list[tuple[str, set[str], set[str]]]  # (text, words, lexicon terms)
     weight: Callable[[str], float]
 
 
 def _split_question(question: str) -> list[str]:
     """The sub-questions of a question (``等待期多长？等待期里确诊怎么办`` → 2)."""
-    pieces = re.split(r"[？?！!。；;\n]+|,?\s+(?:and|also|plus)\s+(?=(?:how|what|when|which|who|whom|can|could|do|does|did|is|are|will|would|should|if|am)\b)"
+    pieces = re.split(r"[？?！!。；;\n]+|(?<=[a-z])\.\s+(?=[A-Z])|,?\s+(?:and|also|plus)\s+(?=(?:how|what|when|which|who|whom|can|could|do|does|did|is|are|will|would|should|if|am)\b)"
                       r"|[，,]\s*(?:还有|另外|以及|并且|而且|那么?|同时)", question, flags=re.I)
     return [p.strip(" ，,、") for p in pieces if p and p.strip(" ，,、")]
 
@@ -215,6 +218,17 @@ _QWORDS = {t for w in ("几次 几天 几年 几个 几个月 几成 几岁 多�
            for t in tokenize(w)}
 
 
+def _with_bigrams(words: set[str]) -> set[str]:
+    """Words plus the character pairs of longer Chinese words (``那中症`` → ``中症``): a word
+    the segmenter glued to its neighbour still matches. Only used to choose sentences,
+    where words a clause does not have are left out anyway."""
+    out = set(words)
+    for w in words:
+        if len(w) >= 3 and re.fullmatch(r"[\u4e00-\u9fff]+", w):
+            out |= {w[i:i + 2] for i in range(len(w) - 1)}
+    return out
+
+
 def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] | None) -> _Query:
     ignore = ignore or set()
     tokens = content_tokens(question) - ignore
@@ -223,35 +237,37 @@ def _query(question: str, idf: Callable[[str], float] | None, ignore: set[str] |
     rewritten = (tokens - phrase_tokens) | terms
     parts = []
     for piece in _split_question(question):
-        words = content_tokens(piece) - ignore - _QWORDS
+        words = _with_bigrams(content_tokens(piece)) - ignore - _QWORDS
         _, part_terms = lexicon_terms(piece)
         if words or part_terms or any(a.search(piece) for a in _ASKS.values()):
             parts.append((piece, words, (part_terms - ignore) - words))
-    if len(parts) > 1:
-        # a sub-question without words of its own ("算吗") continues the one before it
-        merged: list[tuple[str, set[str], set[str]]] = []
-        for piece, words, part_terms in parts:
-            if merged and len(words) <= 1 and not part_terms:
-                p, w, t = merged[-1]
-                merged[-1] = (f"{p} {piece}", w | words, t)
-            else:
-                merged.append((piece, words, part_terms))
-        parts = merged
     if not parts:
         parts = [(question, tokens - _QWORDS, terms - tokens)]
     # a later sub-question goes on about the subject of the one before ("轻症赔多少？能赔几次")
     for n in range(1, len(parts)):
         piece, words, part_terms = parts[n]
         parts[n] = (piece, words, part_terms | (parts[n - 1][1] - words))
-    return _Query(tokens=tokens, rewritten=rewritten, parts=parts, weight=idf or (lambda _t: 1.0))
+    return _Query(tokens=tokens, rewritten=rewritten, phrase_tokens=phrase_tokens, terms=terms - tokens,
+                  parts=parts, weight=idf or (lambda _t: 1.0))
 
 
 def _relevance(query: _Query, hit: dict[str, Any]) -> tuple[float, float]:
-    """Relevance of a clause: the question's own words, or the question with the customer
-    phrases the lexicon knows read as the policy terms they stand for."""
+    """Relevance of a clause: the question's own words, or the question read with the
+    lexicon's policy terms for the customer phrases it recognised. Read that way, a
+    recognised phrase's words count only where the clause has them (they were
+    translated), and the policy terms, alternatives of one another, count fully when
+    the clause has half of their weight."""
     overlap, sim = relevance(query.tokens, hit, query.weight)
-    if query.rewritten and query.rewritten != query.tokens:
-        overlap = max(overlap, relevance(query.rewritten, hit, query.weight)[0])
+    if query.terms:
+        clause = content_tokens(f"{hit.get('heading', '')} {hit.get('text', '')}")
+        w = query.weight
+        own = query.tokens - query.phrase_tokens
+        opt = query.tokens & query.phrase_tokens & clause
+        half = 0.5 * sum(w(t) for t in query.terms)
+        found = sum(w(t) for t in own & clause) + sum(w(t) for t in opt) + min(half, sum(w(t) for t in query.terms & clause))
+        total = sum(w(t) for t in own) + sum(w(t) for t in opt) + half
+        if total > 0:
+            overlap = max(overlap, found / total)
     return overlap, sim
 
 
@@ -346,18 +362,19 @@ def _units(text: str) -> list[_Unit]:
         else:
             sents = _split_sentences(_strip_marks(line))
         merged: list[str] = []
-        for s in sents:
+        carry = ""
+        for sent in sents:
+            if carry:
+                sent = carry + (" " if re.search(r"[A-Za-z]", sent) else "") + sent
+                carry = ""
             # a very short fragment ("Lapse.") belongs to the sentence after it
-            short = len(s.split()) <= 3 if re.search(r"[A-Za-z]{3}", s) else len(s) < 8
-            if merged and merged[-1] == "" :
-                merged[-1] = s
-            elif merged and merged[-1].endswith("\x00"):
-                merged[-1] = merged[-1][:-1] + (" " if re.search(r"[A-Za-z]", s) else "") + s
-            else:
-                merged.append(s)
-            if short and not s.endswith(("：", ":", "？", "?")) and not re.search(r"\d", s):
-                merged[-1] += "\x00"
-        merged = [m.rstrip("\x00") for m in merged]
+            short = len(sent.split()) <= 3 if re.search(r"[A-Za-z]{3}", sent) else len(sent) < 8
+            if short and not sent.endswith(("：", ":", "？", "?")) and not re.search(r"\d", sent):
+                carry = sent
+                continue
+            merged.append(sent)
+        if carry:
+            merged.append(carry)
         for s in merged:
             s = s.strip(" -*\t")
             if len(s) < 4:
@@ -382,38 +399,47 @@ def _sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- choosing what to quote
 
 def _score(unit: _Unit, words: set[str], terms: set[str], piece: str, weight: Callable[[str], float],
-           question_has_number: bool) -> float:
-    """How well a unit answers one sub-question: the share of its word weight found in
-    the unit (lexicon terms and borrowed words count half) plus small bonuses."""
-    total = sum(weight(t) for t in words) + EXPANSION_WEIGHT * sum(weight(t) for t in terms)
-    if total <= 0:
+           question_has_number: bool, present: set[str] | None = None) -> float:
+    """How well a unit answers one sub-question, about 0..1: the share of the weight of
+    the question's own words found in the unit (words lent to it count half), with the
+    lexicon's policy terms for them as a smaller second share, plus small bonuses (the
+    kind of number asked for, the opening sentence). With ``present`` (the clause's
+    words) the shares are of the words the clause has at all: words none of its
+    sentences contains do not tell them apart."""
+    def w(t: str) -> float:
+        return weight(t) * (0.25 if t in _COVER_WORDS else 1.0)
+
+    if present is not None:
+        words, terms = words & present, terms & present
+    terms = terms - words
+
+    def share(ts: set[str]) -> float:
+        total = sum(w(t) for t in ts)
+        if total <= 0:
+            return -1.0
+        found = sum(w(t) if t in unit.tokens else 0.5 * w(t) if t in unit.aux else 0.0 for t in ts)
+        return found / total
+
+    own, lent = share(words), share(terms)
+    if lent > 0:
+        lent = min(1.0, 2 * lent)          # the lexicon's terms are alternatives: half of them is a full match
+    if own < 0 and lent < 0:
         return 0.0
-    own = unit.tokens
-    found = 0.0
-    for t in words:
-        if t in own:
-            found += weight(t)
-        elif t in unit.aux:
-            found += 0.5 * weight(t)
-    for t in terms:
-        if t in own:
-            found += EXPANSION_WEIGHT * weight(t)
-        elif t in unit.aux:
-            found += 0.25 * weight(t)
-    score = found / total
+    score = own if lent < 0 else lent if own < 0 else (1 - EXPANSION_WEIGHT / 2) * own + EXPANSION_WEIGHT / 2 * lent
     if score <= 0:
         return 0.0
+    text = unit.text
     for kind, asks in _ASKS.items():
         if asks.search(piece):
-            if _STATES[kind].search(unit.text):
-                score += 0.2
-            elif _ANY_NUMBER.search(unit.text):
+            if _STATES[kind].search(text):
+                score += 0.25
+            elif _ANY_NUMBER.search(text):
                 score += 0.05
-    if _EXAMPLE.search(unit.text) and not question_has_number:
+    if _EXAMPLE.search(text) and not question_has_number:
         score -= 0.1
     if unit.idx == 0:
-        score += 0.03                      # the opening sentence states the rule
-    if len(unit.text) > 220:
+        score += 0.08                      # the opening sentence states the rule
+    if len(text) > 220:
         score -= 0.05
     return score - 0.0005 * unit.idx
 
@@ -426,11 +452,14 @@ def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
     if not cands:
         return [], [0.0 for _ in query.parts]
     has_number = bool(re.search(r"\d", question))
+    present = set().union(*(u.tokens | u.aux for u in units))
     table = {}
+    absolute = {}
     for n, (piece, words, terms) in enumerate(query.parts):
         for u in cands:
-            table[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number)
-    best_per_part = [max((table[(n, u.idx)] for u in cands), default=0.0) for n in range(len(query.parts))]
+            table[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number, present)
+            absolute[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number)
+    best_per_part = [max((absolute[(n, u.idx)] for u in cands), default=0.0) for n in range(len(query.parts))]
     chosen: list[int] = []
     if wants_list:
         intro = next((u.idx for u in units if len(u.items) >= 2 and units[u.items[0]].kind == "item"), None)
@@ -544,9 +573,11 @@ def best_sentences(question: str, text: str, limit: int = 2, q: set[str] | None 
 
 def _quote(units: list[_Unit], chosen: list[int], query: _Query, question: str, lang: str, wants_list: bool) -> str:
     has_number = bool(re.search(r"\d", question))
-    scores = {u.idx: max((_score(u, w, t, p, query.weight, has_number) for p, w, t in query.parts), default=0.0)
+    present = set().union(*(u.tokens | u.aux for u in units)) if units else set()
+    scores = {u.idx: max((_score(u, w, t, p, query.weight, has_number, present) for p, w, t in query.parts), default=0.0)
               for u in units}
-    return _render(units, chosen, query, lang, wants_list, scores, MAX_LIST_CHARS if wants_list else MAX_CHARS)
+    budget = MAX_CHARS if lang == "zh" else MAX_CHARS_EN
+    return _render(units, chosen, query, lang, wants_list, scores, max(budget, MAX_LIST_CHARS) if wants_list else budget)
 
 
 # --------------------------------------------------------------------------- exclusions
@@ -617,7 +648,7 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
 
     cited = [top]
     quotes = [_quote(top_units, chosen, query, question, lang, top_list)]
-    second = _second_clause(results, top, query, question, overlap, top_best)
+    second = _second_clause(results, top, query, question, top_best)
     if second is not None:
         units = _units(second.get("text", ""))
         sub_list = wants_list and any(len(u.items) >= 2 for u in units) and not top_list
@@ -645,27 +676,29 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
 
 
 def _second_clause(results: list[dict[str, Any]], top: dict[str, Any], query: _Query, question: str,
-                   overlap: float, top_best: list[float]) -> dict[str, Any] | None:
+                   top_best: list[float]) -> dict[str, Any] | None:
     """A second clause of the same product (or a general clause) that is also relevant:
-    the one that best answers a sub-question the first clause answers less well, else
-    the first one that shares most of the question's words."""
-    best_gain, best_hit, fallback = 0.0, None, None
-    for hit in results[1:3]:
+    the first one that shares most of the question's words with the first clause, unless
+    another one clearly answers better a sub-question the first clause answers less well."""
+    overlap = relevance(query.tokens, top, query.weight)[0]
+    fallback = None
+    gains: list[tuple[float, int, dict[str, Any]]] = []
+    for n, hit in enumerate(results[1:3]):
         same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
         if not same:
             continue
-        o2, s2 = _relevance(query, hit)
-        if not _relevant(o2, s2) or o2 <= 0:
-            continue
-        units = _units(hit.get("text", ""))
-        _, best = _choose(units, query, question, limit=1)
-        gain = sum(max(0.0, b - a) for a, b in zip(top_best, best))
-        if gain > best_gain:
-            best_gain, best_hit = gain, hit
-        if fallback is None and o2 >= 0.6 * overlap:
+        o2, s2 = relevance(query.tokens, hit, query.weight)
+        if fallback is None and _relevant(o2, s2) and o2 >= 0.6 * overlap and o2 > 0:
             fallback = hit
-    if best_hit is not None and best_gain >= 0.15:
-        return best_hit
+        if not _relevant(*_relevance(query, hit)):
+            continue
+        _, best = _choose(_units(hit.get("text", "")), query, question, limit=1)
+        gains.append((sum(max(0.0, b - a) for a, b in zip(top_best, best)), -n, hit))
+    if gains:
+        gain, _, hit = max(gains, key=lambda g: g[:2])
+        fallback_gain = next((g for g, _, h in gains if h is fallback), 0.0)
+        if gain >= 0.15 and gain >= fallback_gain + 0.1:
+            return hit
     return fallback
 
 

@@ -175,6 +175,17 @@ def _label_schema(labels: Sequence[str]) -> dict[str, Any]:
             "required": ["label"], "additionalProperties": False}
 
 
+def _nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The grammar schema of an extraction: every top-level property present and allowed
+    to be ``null`` (a grammar that forbids null makes a small model invent a value)."""
+    props = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(props, Mapping) or not props:
+        return dict(schema)
+    out = {k: (v if v.get("type") == "null" or {"type": "null"} in v.get("anyOf", []) else
+               {"anyOf": [dict(v), {"type": "null"}]}) for k, v in props.items() if isinstance(v, Mapping)}
+    return {"type": "object", "properties": out, "required": list(out), "additionalProperties": False}
+
+
 def _clean_extracted(value: dict[str, Any] | None, schema: Mapping[str, Any]) -> dict[str, Any] | None:
     """Keep the schema's properties (unless it allows others) and drop nulls."""
     if value is None:
@@ -276,7 +287,7 @@ class LLMBackend(ABC):
         ``fast`` as in :meth:`classify`."""
         if not text or not text.strip():
             return None
-        raw = self._complete_json(prompts.extract_messages(text, schema, instructions), schema,
+        raw = self._complete_json(prompts.extract_messages(text, schema, instructions), _nullable(schema),
                                   max_tokens=160, timeout_s=timeout_s, fast=_use_fast(fast))
         return _clean_extracted(_json_object(raw), schema)
 

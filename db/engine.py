@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from anxin.config import settings
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}

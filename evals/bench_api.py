@@ -159,7 +159,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)  # open streams (Gradio heartbeats) hold a graceful stop
+                self.proc.wait(timeout=5)  # open streams (Gradio heartbeats) hold a graceful stop
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)

@@ -93,6 +93,13 @@ def test_local_falls_back_to_none_without_model(monkeypatch: pytest.MonkeyPatch,
     assert b.name == "none" and "not assembled" in (b.fallback_reason or "")
 
 
+def test_extraction_grammar_allows_null() -> None:
+    g = llm._nullable({"type": "object", "properties": {"age": {"type": "integer"}, "x": {"type": "null"}}})
+    assert g["required"] == ["age", "x"] and g["properties"]["age"] == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    assert g["properties"]["x"] == {"type": "null"}
+    assert llm._clean_extracted({"age": 3, "sum": None, "other": 1}, {"properties": {"age": {}, "sum": {}}}) == {"age": 3}
+
+
 def test_label_grammar_is_exact() -> None:
     g = llm._label_gbnf(llm._label_schema(["a_b", "c"]))
     assert g is not None and '"a_b" | "c"' in g and g.startswith("root ::=")

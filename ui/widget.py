@@ -10,6 +10,7 @@ the same code the HTTP API uses.
 from __future__ import annotations
 
 import html
+import re
 import logging
 import os
 import queue
@@ -34,6 +35,7 @@ def _api(name: str) -> dict[str, Any]:
     if os.environ.get(WIDGET_API_ENV, "").strip().lower() in ("1", "true", "yes"):
         return {"api_visibility": "public", "api_name": name}
     return PRIVATE
+
 
 log = logging.getLogger("anxin.ui.widget")
 
@@ -106,8 +108,10 @@ def citations_html(citations: list[dict[str, Any]], lang: str) -> str:
         return f"<p><i>{html.escape(_t(lang, 'no_clauses'))}</i></p>"
     cards = []
     for c in citations:
-        text = (c.get("text") or "").strip() or _t(lang, "clause_missing")
-        heading = (c.get("heading") or "").strip()
+        from anxin.agent.answers import clean_heading
+
+        text = re.sub(r"\*\*|__", "", (c.get("text") or "").strip()) or _t(lang, "clause_missing")
+        heading = clean_heading(c.get("heading") or "", str(c.get("clause_id", "")))
         cards.append(
             f'<details class="anxin-clause"><summary><code>{html.escape(str(c.get("clause_id", "")))}</code> '
             f"{html.escape(heading)}</summary><div>{html.escape(text[:3000])}</div></details>")

@@ -126,14 +126,15 @@ def test_cited_answer_handoff_and_staff_queue(server: ServerProcess, browser: An
         staff.get_by_label("坐席令牌 Staff token").fill(server.env["ANXIN_STAFF_TOKEN"])
         staff.get_by_role("button", name="登录 Log in").click()
         expect(staff.get_by_text(re.compile("Logged in as"))).to_be_visible()
-        expect(staff.get_by_text(ticket, exact=True).first).to_be_visible()
+        # (the table also renders hidden copies of its cells: look at the visible ones)
+        expect(staff.get_by_text(ticket, exact=True).filter(visible=True).first).to_be_visible(timeout=30_000)
         import httpx
 
         token = server.env["ANXIN_STAFF_TOKEN"]
         queue = httpx.get(f"{server.url}/api/staff/queue", headers={"Authorization": f"Bearer {token}"},
                           timeout=30).json()["queue"]
         session_id = next(i["session_id"] for i in queue if i["ticket_id"] == ticket)
-        expect(staff.get_by_text(session_id, exact=True).first).to_be_visible()
+        expect(staff.get_by_text(session_id, exact=True).filter(visible=True).first).to_be_visible(timeout=30_000)
         shot(staff, "03-staff-queue")
     except Exception:
         for n, p in enumerate(context.pages):
