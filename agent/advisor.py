@@ -295,6 +295,13 @@ class Advisor:
             emit("\n")
         return text
 
+    def transcribe(self, audio: str | Path | bytes, language: str | None = None) -> dict[str, Any]:
+        """Speech recognition only (no turn): ``{"text", "language", "confidence",
+        "low_confidence", "duration_s", "prosody"}`` or ``{"error": {"zh", "en"}}``.
+        The widget uses it to let the customer confirm a low-confidence transcript
+        before it is sent (then as text, with ``respond``)."""
+        return self._transcribe(audio, language)
+
     def _transcribe(self, audio: Any, lang: str | None) -> dict[str, Any]:
         """Speech to text for a voice turn: ``{"text", "prosody"}`` or ``{"error": {zh, en}}``."""
         try:

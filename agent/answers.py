@@ -69,6 +69,7 @@ _STATES = {
     "amount": re.compile(r"\d[\d,.]*\s*(?:%|％|元|万|percent)|\d{1,3}(?:,\d{3})+|\d{4,}|\d+\s*成", re.I),
     "age": re.compile(r"\d+\s*(?:周岁|岁)|\baged?\s+\d+|\d+\s*years?\s+old|\bage\b.{0,20}\bbirthday|周岁", re.I),
 }
+_CONTINUES = re.compile(r"^(?:instead|however|in that case|otherwise|but\b|then\b|但|但是|而是|此时|届时|否则|不过)", re.I)
 _ANY_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万]")
 _EXAMPLE = re.compile(r"^\s*(?:举例|例如|比如|示例|for example|e\.g\.|example)", re.I)
 #: A question that asks which documents (materials) are needed: the whole list answers it.
@@ -480,11 +481,19 @@ def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
     for idx in sorted(overall, key=lambda i: -overall[i]):
         if len(chosen) >= max(limit, 1):
             break
-        if idx in chosen or overall[idx] <= 0 or overall[idx] < 0.5 * top:
+        # the opening sentence states the clause's rule: it frames the answer when there is room
+        floor = 0.25 * top if idx == cands[0].idx and cands[0].kind == "sent" else 0.5 * top
+        if idx in chosen or overall[idx] <= 0 or overall[idx] < floor:
             continue
         chosen.append(idx)
     if not chosen:
         chosen = [cands[0].idx]
+    # a sentence that only goes on from a chosen one ("Instead, we refund …", "但…") comes with it
+    for idx in list(chosen):
+        nxt = idx + 1
+        if (nxt < len(units) and nxt not in chosen and units[idx].kind == "sent" and units[nxt].kind == "sent"
+                and _CONTINUES.match(units[nxt].text)):
+            chosen.append(nxt)
     return chosen, best_per_part
 
 
@@ -623,10 +632,11 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
     if not results:
         return None
     query = _query(question, idf, ignore)
-    top = results[0]
-    overlap, sim = _relevance(query, top)
-    if not _relevant(overlap, sim):
+    top, overlap, sim = _pick_top(results, query)
+    if top is None:
         return None
+    if top is not results[0]:
+        results = [top] + [r for r in results if r is not top]
     if _GENERIC_EXCLUSION.search(question):
         siblings = [h for h in results if re.search(r"-EXC-\d+$", str(h.get("clause_id", "")))]
         if len(siblings) >= 2:
@@ -673,6 +683,40 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
     if lead:
         text = f"{lead}\n{text}"
     return Answer(text=text, citations=cited, relevance=max(overlap, sim))
+
+
+def _term_share(query: _Query, hit: dict[str, Any]) -> float:
+    """Share of the weight of the lexicon's policy terms that the clause uses."""
+    if not query.terms:
+        return 0.0
+    clause = content_tokens(f"{hit.get('heading', '')} {hit.get('text', '')}")
+    total = sum(query.weight(t) for t in query.terms)
+    return sum(query.weight(t) for t in query.terms & clause) / total if total else 0.0
+
+
+def _pick_top(results: list[dict[str, Any]], query: _Query) -> tuple[dict[str, Any] | None, float, float]:
+    """The clause to answer from: the search's first when it is relevant, unless one of
+    the next two (same product, or general terms) matches the question clearly better,
+    in its own words or in the policy terms of the lexicon; when the first is not
+    relevant, the better relevant one of the next two. (None, …) when none is relevant."""
+    top = results[0]
+    o1, s1 = _relevance(query, top)
+    t1 = _term_share(query, top)
+    best, best_o, best_s = (top, o1, s1) if _relevant(o1, s1) else (None, 0.0, 0.0)
+    for hit in results[1:3]:
+        same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
+        if not same:
+            continue
+        o, s_ = _relevance(query, hit)
+        if not _relevant(o, s_):
+            continue
+        if best is None:
+            if o > best_o:
+                best, best_o, best_s = hit, o, s_
+            continue
+        if best is top and (o >= o1 + 0.15 or (o >= o1 and _term_share(query, hit) >= t1 + 0.4)):
+            best, best_o, best_s = hit, o, s_
+    return best, best_o, best_s
 
 
 def _second_clause(results: list[dict[str, Any]], top: dict[str, Any], query: _Query, question: str,

@@ -31,6 +31,9 @@ log = logging.getLogger("anxin.agent")
 
 _REPLIES = Path(__file__).with_name("data") / "replies.yaml"
 
+#: Characters of the rendered answer shown to the LLM when it writes the opening sentence.
+LEAD_FACTS_CHARS = 360
+
 
 @lru_cache(maxsize=1)
 def _replies() -> dict[str, Any]:
@@ -203,7 +206,9 @@ class Turn:
 
         from anxin.agent.guardrails import sanitize_retrieved
 
-        facts = sanitize_retrieved("\n".join(p for p in self.parts if p))
+        # a short DATA block keeps the local model's first token within ~2 s (it reads
+        # ~200 prompt tokens/s here); the full answer is rendered under its sentence anyway
+        facts = sanitize_retrieved("\n".join(p for p in self.parts if p))[:LEAD_FACTS_CHARS]
         if not facts:
             return None
         label = self.emotion.label if self.emotion else "neutral"

@@ -296,3 +296,64 @@ def test_staff_view_shows_the_verified_customer_and_policies(client: TestClient)
     assert "9315" not in said and "1970-06-25" not in said and "XH-CI200-2016-000123" in said
     live = client.get("/api/staff/sessions", headers=STAFF).json()["sessions"]
     assert any(s["session_id"] == sid and s["verified_customer_id"] == customer["customer_id"] for s in live)
+
+
+# --------------------------------------------------------------------------- transcription only
+def test_transcribe_low_confidence_returns_the_text_and_sends_nothing(client: TestClient, monkeypatch) -> None:
+    import numpy as np
+
+    from anxin.agent.advisor import Advisor
+
+    calls: list[tuple[int, str | None]] = []
+
+    def fake_transcribe(self, audio, language=None):  # noqa: ANN001
+        calls.append((len(audio), language))
+        return {"text": "我想查一下理赔进度", "language": "zh", "confidence": np.float32(0.41),
+                "low_confidence": True, "duration_s": 1.5,
+                "prosody": {"pitch_mean": np.float64(182.5), "energy": np.array([0.1, 0.2]), "rate": float("nan")}}
+
+    monkeypatch.setattr(Advisor, "transcribe", fake_transcribe)
+    sid, auth = _session(client)
+    wav = _wav(5.0)  # ~160 KB: over the JSON body limit, under the audio one
+    r = client.post(f"/api/sessions/{sid}/transcribe", files={"file": ("a.wav", wav, "audio/wav")},
+                    data={"language": "zh"}, headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["text"] == "我想查一下理赔进度" and body["low_confidence"] is True and body["language"] == "zh"
+    assert abs(body["confidence"] - 0.41) < 1e-6 and body["prosody"]["energy"] == [0.1, 0.2]
+    assert body["prosody"]["rate"] is None  # JSON has no NaN
+    assert calls == [(len(wav), "zh")]
+    assert client.get(f"/api/sessions/{sid}", headers=auth).json()["messages"] == []  # no turn, nothing stored
+    # the customer confirms (or edits) it and sends it as text
+    assert _say(client, sid, auth, body["text"])["reply"]
+
+
+def test_transcribe_errors(client: TestClient, monkeypatch) -> None:
+    from anxin.agent.advisor import Advisor
+
+    said = {"zh": "抱歉，没有听到说话声，请重新录制或改用文字输入。", "en": "Sorry, I couldn't hear any speech."}
+    monkeypatch.setattr(Advisor, "transcribe", lambda self, audio, language=None: {"error": said})
+    sid, auth = _session(client, "en")
+    url = f"/api/sessions/{sid}/transcribe"
+    r = client.post(url, files={"file": ("a.wav", _wav(), "audio/wav")}, headers=auth)
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert err["code"] == "AUDIO_NOT_RECOGNISED" and err["message_zh"] == said["zh"] and err["message_en"] == said["en"]
+    # the same checks as /audio
+    r = client.post(url, files={"file": ("a.wav", b"this is not audio at all", "audio/wav")}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_AUDIO"
+    r = client.post(url, files={"file": ("a.wav", b"", "audio/wav")}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "EMPTY_AUDIO"
+    r = client.post(url, files={"file": ("a.wav", _wav(), "audio/wav")}, data={"language": "xx"}, headers=auth)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_REQUEST"
+    assert client.post(url, files={"file": ("a.wav", _wav(), "audio/wav")}).status_code == 401
+    other, _ = _session(client)
+    assert client.post(f"/api/sessions/{other}/transcribe", files={"file": ("a.wav", _wav(), "audio/wav")},
+                       headers=auth).status_code == 403
+    monkeypatch.setenv("ANXIN_AUDIO_MAX_BYTES", "2000")
+    r = client.post(url, files={"file": ("a.wav", _wav(0.5), "audio/wav")}, headers=auth)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "AUDIO_TOO_LARGE"
+    r = client.post(url, files={"file": ("a.wav", _wav(5.0), "audio/wav")}, headers=auth)  # past the body limit too
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    monkeypatch.delenv("ANXIN_AUDIO_MAX_BYTES")
+    assert "/api/sessions/{session_id}/transcribe" in client.get("/openapi.json").json()["paths"]

@@ -5,7 +5,9 @@ shipped wordings indexed in the test ANXIN_HOME), driven as a browser would driv
 The widget's events are private by default (the HTTP API is the programmatic
 interface); the server under test sets ``ANXIN_WIDGET_API=1``, which exposes the two
 send events as ``/send_text`` and ``/send_voice``. The voice part needs the assembled
-``whisper-base`` model and skips cleanly without it.
+``whisper-base`` model and skips cleanly without it. (A low-confidence transcript comes
+back in the text box with a notice instead of a turn; its handler is unit-tested in
+tests/test_ui.py.)
 """
 from __future__ import annotations
 
@@ -67,8 +69,8 @@ def client(server: ServerProcess) -> Iterator[Any]:
 
 
 #: Positions in a send event's outputs as the client returns them (the gr.State is not
-#: returned): chatbot, textbox, audio, clause cards, quote table, chart, hand-off banner.
-CHAT, BOX, AUDIO_OUT, CLAUSES, TABLE, CHART, BANNER = range(7)
+#: returned): chatbot, textbox, audio, clause cards, quote table, chart, hand-off banner, notice.
+CHAT, BOX, AUDIO_OUT, CLAUSES, TABLE, CHART, BANNER, NOTICE = range(8)
 
 
 def _named_endpoints(client: Any) -> dict[str, Any]:
@@ -101,7 +103,7 @@ def test_quote_then_handoff(client, server: ServerProcess) -> None:
     assert chat[-2] == {"role": "user", "content": "我想给重疾险报个价，30岁男，保额50万"}
     reply = chat[-1]["content"]
     assert chat[-1]["role"] == "assistant" and "CI-200" in reply and "元" in reply, reply
-    assert len(out) == 7
+    assert len(out) == 8
     # the quote breakdown table is shown and filled in; no clause was cited
     table = out[TABLE]
     assert table.get("visible") is True and table["value"]["data"], table
@@ -139,10 +141,19 @@ def test_voice_upload(server: ServerProcess) -> None:
     client = gradio_client.Client(server.url + "/", verbose=False, download_files=False)  # a new customer
     try:
         out = client.predict(handle_file(str(CLIP)), [], api_name="/send_voice")
+        if isinstance(out[BOX], str) and out[BOX].strip() and not (isinstance(out[CHAT], list) and out[CHAT]):
+            # low confidence: the transcript waits in the text box for the customer to confirm
+            assert "misheard" in str(out[NOTICE]) or "没听清楚" in str(out[NOTICE]), out[NOTICE]
+            assert error_rate(normalise_en(CLIP_TEXT), normalise_en(out[BOX])) < 0.25, out[BOX]
+            out = client.predict(out[BOX], [], api_name="/send_text")
+            chat = _chat(out)
+            heard = chat[-2]["content"]
+        else:
+            chat = _chat(out)
+            heard = chat[-2]["content"]
+            assert chat[-2]["role"] == "user" and heard.startswith("🎤 "), heard
+            heard = heard[2:]
     finally:
         client.close()
-    chat = _chat(out)
-    heard = chat[-2]["content"]
-    assert chat[-2]["role"] == "user" and heard.startswith("🎤 "), heard
-    assert error_rate(normalise_en(CLIP_TEXT), normalise_en(heard[2:])) < 0.25, heard
+    assert error_rate(normalise_en(CLIP_TEXT), normalise_en(heard)) < 0.25, heard
     assert chat[-1]["role"] == "assistant" and chat[-1]["content"].strip() not in ("", "…"), chat[-1]

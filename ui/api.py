@@ -8,6 +8,10 @@ Customer endpoints (a session's token in ``Authorization: Bearer`` or ``X-Sessio
 * ``POST /api/sessions/{id}/messages/stream`` ``{"text"}`` → Server-Sent Events:
   ``token`` (``{"text": piece}``) …, ``result`` (TurnResult JSON), ``done``
 * ``POST /api/sessions/{id}/audio`` (multipart ``file``, optional ``language``) → the turn
+* ``POST /api/sessions/{id}/transcribe`` (the same form) → speech recognition only, no turn:
+  ``{"text", "language", "confidence", "low_confidence", "duration_s", "prosody"}``; when
+  ``low_confidence`` is true, show the text for the customer to confirm or edit and send it
+  to ``/messages``, otherwise send the text (or the recording to ``/audio``)
 * ``GET  /api/sessions/{id}/messages?after=<id>`` → new messages (staff ones included) + hand-off
 * ``GET  /api/sessions/{id}/events?after=<id>`` → the same as Server-Sent Events
   (``message``, ``handoff``, ``done``; ``?token=`` accepted here for ``EventSource``)
@@ -45,6 +49,8 @@ log = logging.getLogger("anxin.ui.api")
 DEFAULT_JSON_MAX_BYTES = 64 * 1024
 DEFAULT_AUDIO_MAX_BYTES = 10 * 1024 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
+#: Endpoints (path endings) that take a recording and so get the audio body limit.
+AUDIO_PATHS = ("/audio", "/transcribe")
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Session id")]
 
 _CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -149,7 +155,7 @@ class MessageIn(BaseModel):
 class BodySizeLimitMiddleware:
     """Refuse request bodies over the limit with 413 (JSON error) before they are read in
     full: by ``Content-Length`` when sent, else by counting the streamed body. Applies to
-    paths under ``prefix``; ``/audio`` uploads get the audio limit."""
+    paths under ``prefix``; ``/audio`` and ``/transcribe`` uploads get the audio limit."""
 
     def __init__(self, app: ASGIApp, *, prefix: str = "/api/",
                  json_max: Callable[[], int] = json_max_bytes, audio_max: Callable[[], int] = audio_max_bytes) -> None:
@@ -163,7 +169,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = str(scope["path"])
-        limit = self.audio_max() + MULTIPART_OVERHEAD if path.endswith("/audio") else self.json_max()
+        limit = self.audio_max() + MULTIPART_OVERHEAD if path.endswith(AUDIO_PATHS) else self.json_max()
         for name, value in scope.get("headers") or []:
             if name == b"content-length":
                 try:
@@ -274,6 +280,15 @@ def looks_like_audio(data: bytes) -> bool:
     return data[0] == 0xFF and (data[1] & 0xE0) == 0xE0  # MPEG audio / ADTS frame sync
 
 
+def _speech_unavailable_texts() -> dict[str, str] | None:
+    """The advisor's message when speech recognition cannot run (to answer it with 503)."""
+    try:
+        from anxin.agent.speech import SpeechUnavailable
+    except Exception:  # noqa: BLE001 - without the module the advisor says so in its own words
+        return None
+    return dict(SpeechUnavailable.bilingual)
+
+
 # --------------------------------------------------------------------------- the router
 def create_router(service: AnxinService | Callable[[], AnxinService]) -> APIRouter:
     """The ``/api/sessions`` and ``/api/staff`` routes, served by ``service`` (or a
@@ -361,12 +376,9 @@ def create_router(service: AnxinService | Callable[[], AnxinService]) -> APIRout
 
         return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
-    @router.post("/sessions/{session_id}/audio", tags=["customer"], summary="Send a voice message")
-    async def post_audio(file: UploadFile = File(..., description="The recording (WAV, MP3, M4A, OGG, WebM, FLAC)"),
-                         language: Literal["zh", "en"] | None = Form(None),
-                         session_id: str = Depends(customer)) -> dict[str, Any]:
-        """One voice turn: speech recognition, then the same pipeline as text. A file that
-        is empty, not audio or not recognisable gives a 4xx error; the session goes on."""
+    async def _recording(file: UploadFile) -> bytes:
+        """The uploaded recording, checked: size (413), empty / not audio (400), speech
+        recognition installed (503)."""
         limit = audio_max_bytes()
         data = await file.read(limit + 1)
         if len(data) > limit:
@@ -377,12 +389,42 @@ def create_router(service: AnxinService | Callable[[], AnxinService]) -> APIRout
             raise ApiError(400, "BAD_AUDIO")
         if not speech_available():
             raise ApiError(503, "SPEECH_UNAVAILABLE")
+        return data
+
+    @router.post("/sessions/{session_id}/audio", tags=["customer"], summary="Send a voice message")
+    async def post_audio(file: UploadFile = File(..., description="The recording (WAV, MP3, M4A, OGG, WebM, FLAC)"),
+                         language: Literal["zh", "en"] | None = Form(None),
+                         session_id: str = Depends(customer)) -> dict[str, Any]:
+        """One voice turn: speech recognition, then the same pipeline as text. A file that
+        is empty, not audio or not recognisable gives a 4xx error; the session goes on."""
+        data = await _recording(file)
         result = await _blocking(get_service().send_audio, session_id, data, language=language)
         if result.transcript is None:
             texts = MESSAGES["AUDIO_NOT_RECOGNISED"]
             raise ApiError(422, "AUDIO_NOT_RECOGNISED", message=result.reply or f"{texts['en']} / {texts['zh']}",
                            reply=result.reply)
         return result.model_dump(mode="json")
+
+    @router.post("/sessions/{session_id}/transcribe", tags=["customer"], summary="Transcribe a recording (no turn)")
+    async def post_transcribe(file: UploadFile = File(..., description="The recording (WAV, MP3, M4A, OGG, WebM, FLAC)"),
+                              language: Literal["zh", "en"] | None = Form(None),
+                              session_id: str = Depends(customer)) -> dict[str, Any]:
+        """Speech recognition only; nothing is sent or stored. ``{"text", "language",
+        "confidence", "low_confidence", "duration_s", "prosody"}``. When ``low_confidence``
+        is true, show the text for the customer to confirm or edit, then send it to
+        ``/messages``. Errors as for ``/audio`` (422 ``AUDIO_NOT_RECOGNISED`` with the
+        bilingual message when nothing usable was heard)."""
+        data = await _recording(file)
+        heard = await _blocking(get_service().transcribe, data, language=language)
+        error = heard.get("error")
+        if error:
+            texts = error if isinstance(error, dict) else {"en": str(error), "zh": str(error)}
+            code, status = "AUDIO_NOT_RECOGNISED", 422
+            if texts == _speech_unavailable_texts():
+                code, status = "SPEECH_UNAVAILABLE", 503
+            en, zh = texts.get("en") or MESSAGES[code]["en"], texts.get("zh") or MESSAGES[code]["zh"]
+            raise ApiError(status, code, message=f"{en} / {zh}", message_en=en, message_zh=zh)
+        return heard
 
     @router.get("/sessions/{session_id}/messages", tags=["customer"], summary="Messages after an id (polling)")
     async def get_messages(after: int = Query(0, ge=0, description="Return messages with a larger id"),

@@ -23,6 +23,7 @@ import datetime as dt
 import hmac
 import importlib.util
 import logging
+import math
 import re
 import threading
 import time
@@ -280,6 +281,13 @@ class AnxinService:
             result = self.advisor.respond(session_id, audio=audio, language_hint=language, on_token=on_token)
         self._remember(result)
         return result
+
+    def transcribe(self, audio: bytes | str | Path, *, language: str | None = None) -> dict[str, Any]:
+        """Speech recognition only, no turn (so a low-confidence transcript can be shown
+        for the customer to confirm or edit first): ``{"text", "language", "confidence",
+        "low_confidence", "duration_s", "prosody"}`` or ``{"error": {"zh", "en"}}``, with
+        plain JSON values."""
+        return _plain(self.advisor.transcribe(audio, language=language))
 
     # ------------------------------------------------------------------ transcript and hand-off
     @staticmethod
@@ -726,6 +734,22 @@ class AnxinService:
         text = f"{text}\nmessages: {len(msgs)} (customer {n_user})"
         return {"summary": text, "source": "generated", "ticket_id": None,
                 "next_best_action": payload.get("next_best_action"), "customer_messages": n_user}
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars/arrays (prosody features) turned into JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # JSON has no NaN
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    tolist = getattr(value, "tolist", None)  # numpy scalar or array
+    if callable(tolist):
+        return _plain(tolist())
+    return str(value)
 
 
 def _state(raw: dict[str, Any] | None) -> Any:

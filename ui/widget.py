@@ -6,6 +6,12 @@ a premium simulation ran, a zh/en interface toggle (``?lang=en`` in the URL pick
 English), a hand-off banner with the queue position, and staff messages arriving live
 (polled every 2 seconds). Every turn goes through :class:`~anxin.ui.services.AnxinService`,
 the same code the HTTP API uses.
+
+A recording is transcribed first (:meth:`AnxinService.transcribe`): when speech
+recognition is unsure (``low_confidence``) the transcript is put in the text box with a
+notice, for the customer to confirm or edit and send as text; otherwise it is sent as a
+voice turn (so the voice's prosody informs the emotion). The event handlers are the
+methods of :class:`WidgetHandlers`, callable without a browser.
 """
 from __future__ import annotations
 
@@ -57,6 +63,8 @@ TEXT: dict[str, dict[str, str]] = {
         "before": "当前", "after": "调整后", "premium": "保费（元）",
         "step": "步骤", "basis": "计算", "factor": "系数", "subtotal": "小计",
         "language": "界面语言",
+        "listening": "正在识别语音…", "confirm": "没听清楚，请确认或修改后发送",
+        "no_audio": "请先录音或上传音频。",
     },
     "en": {
         "title": "## Anxin · Xingheng Insurance AI advisor",
@@ -74,6 +82,8 @@ TEXT: dict[str, dict[str, str]] = {
         "before": "Before", "after": "After", "premium": "Premium (CNY)",
         "step": "Step", "basis": "Calculation", "factor": "Factor", "subtotal": "Subtotal",
         "language": "Language",
+        "listening": "Listening…", "confirm": "I may have misheard — please check or edit, then send",
+        "no_audio": "Please record or upload audio first.",
     },
 }
 LANG_CHOICES = [("中文", "zh"), ("English", "en")]
@@ -85,6 +95,9 @@ CSS = """
 .anxin-clause summary {cursor:pointer}
 .anxin-clause code {background:#eef;padding:0 .3em;border-radius:4px}
 .anxin-clause div {white-space:pre-wrap;margin-top:.4em;font-size:.95em}
+.anxin-notice {background:#fff7e6;border:1px solid #f0c36d;border-radius:8px;padding:.4em 1em}
+.anxin-notice.error {background:#fdecea;border-color:#e89a92}
+.anxin-notice.info {background:#eef6fb;border-color:#9cc7e0}
 footer {display:none !important}
 """
 
@@ -167,6 +180,24 @@ def banner_html(handoff: dict[str, Any] | None, lang: str) -> str:
     return ""
 
 
+def notice_html(text: str, kind: str = "warn") -> str:
+    """A notice above the text box (``kind``: ``warn``, ``error`` or ``info``)."""
+    if not text:
+        return ""
+    css = {"error": "anxin-notice error", "info": "anxin-notice info"}.get(kind, "anxin-notice")
+    return f'<div class="{css}" role="status">{html.escape(text)}</div>'
+
+
+def query_language(request: Any) -> str:
+    """``en`` when the page URL asks for English (``?lang=en``, ``en-US``...), else ``zh``."""
+    try:
+        params = getattr(request, "query_params", None) or {}
+        wanted = str(params.get("lang") or "").strip().lower()
+    except Exception:  # noqa: BLE001 - no request (e.g. called from the API): the default
+        wanted = ""
+    return "en" if wanted.startswith("en") else "zh"
+
+
 def staff_bubble(message: dict[str, Any], lang: str) -> dict[str, str]:
     """A staff or system message as a chat bubble."""
     if message.get("role") == "staff":
@@ -176,20 +207,34 @@ def staff_bubble(message: dict[str, Any], lang: str) -> dict[str, str]:
     return {"role": "assistant", "content": f"_{message['text']}_"}
 
 
-# --------------------------------------------------------------------------- the app
-def build(service: AnxinService | None = None) -> gr.Blocks:
-    """The customer widget as a Gradio Blocks app."""
-    svc = service or default_service()
+# --------------------------------------------------------------------------- the handlers
+#: Outputs of the send events: chatbot, textbox, audio, state, clause cards, quote table,
+#: chart, hand-off banner, notice.
+N_OUTPUTS = 9
 
+
+class WidgetHandlers:
+    """The widget's event handlers on one :class:`AnxinService`.
+
+    ``send_text`` and ``send_voice`` are generators yielding the 9 outputs of
+    :data:`N_OUTPUTS` (``gr.update()`` for "unchanged"); the per-browser ``state`` is a
+    dict from :meth:`new_state`.
+    """
+
+    def __init__(self, service: AnxinService) -> None:
+        self.svc = service
+
+    @staticmethod
     def new_state(lang: str = "zh") -> dict[str, Any]:
         return {"sid": None, "lang": lang, "last_poll": 0, "busy": False, "handoff": None}
 
-    def ensure_session(state: dict[str, Any]) -> str:
+    def ensure_session(self, state: dict[str, Any]) -> str:
         if not state.get("sid"):
-            sid, _token = svc.create_session(state.get("lang") or "zh", "web")
+            sid, _token = self.svc.create_session(state.get("lang") or "zh", "web")
             state["sid"] = sid
         return state["sid"]
 
+    @staticmethod
     def extras(result: dict[str, Any], lang: str) -> tuple[Any, Any, Any, Any]:
         table = breakdown_frame(result, lang)
         chart = simulation_frame(result, lang)
@@ -198,22 +243,31 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
                 gr.update(value=chart, visible=chart is not None, y_title=_t(lang, "premium")),
                 banner_html(result.get("handoff"), lang))
 
-    def run_turn(history: list[dict[str, Any]], state: dict[str, Any], *, text: str | None = None,
-                 audio: str | None = None) -> Iterator[tuple[Any, ...]]:
-        """Stream one turn: yields (chatbot, textbox, audio, state, citations, table, chart, banner)."""
+    @staticmethod
+    def _unchanged() -> tuple[Any, ...]:
+        return tuple(gr.update() for _ in range(N_OUTPUTS))
+
+    def run_turn(self, history: list[dict[str, Any]], state: dict[str, Any], *, text: str | None = None,
+                 audio: str | None = None, heard: str | None = None) -> Iterator[tuple[Any, ...]]:
+        """Stream one turn: yields (chatbot, textbox, audio, state, citations, table, chart,
+        banner, notice). ``heard``: what speech recognition already heard of ``audio``."""
         lang = state.get("lang") or "zh"
         history = list(history or [])
-        user_text = text if text is not None else _t(lang, "voice_prefix") + _t(lang, "voice_unheard")
+        if text is not None:
+            user_text = text
+        else:
+            user_text = _t(lang, "voice_prefix") + (heard or _t(lang, "voice_unheard"))
         history += [{"role": "user", "content": user_text}, {"role": "assistant", "content": _t(lang, "thinking")}]
         skip = gr.update()
-        yield history, "", None, state, skip, skip, skip, skip
+        yield history, "", None, state, skip, skip, skip, skip, ""
         pieces: queue.Queue[str | None] = queue.Queue()
         holder: dict[str, Any] = {}
         state["busy"] = True
+        svc = self.svc
 
         def work() -> None:
             try:
-                sid = ensure_session(state)
+                sid = self.ensure_session(state)
                 if audio is not None:
                     holder["result"] = svc.send_audio(sid, audio, language=lang, on_token=pieces.put)
                 else:
@@ -246,42 +300,68 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
                         break
                     partial += nxt
                 history[-1] = {"role": "assistant", "content": partial}
-                yield history, skip, skip, state, skip, skip, skip, skip
+                yield history, skip, skip, state, skip, skip, skip, skip, skip
         finally:
             state["busy"] = False
         result = holder.get("result")
         if result is None:
             history[-1] = {"role": "assistant", "content": _t(lang, "error")}
-            yield history, skip, None, state, skip, skip, skip, skip
+            yield history, skip, None, state, skip, skip, skip, skip, skip
             return
         data = result.model_dump(mode="json")
         if audio is not None:
-            heard = data.get("transcript")
-            history[-2] = {"role": "user", "content": _t(lang, "voice_prefix") + (heard or _t(lang, "voice_unheard"))}
+            said = data.get("transcript") or heard
+            history[-2] = {"role": "user", "content": _t(lang, "voice_prefix") + (said or _t(lang, "voice_unheard"))}
         history[-1] = {"role": "assistant", "content": data["reply"]}
         state["handoff"] = data.get("handoff")
-        cites, table, chart, banner = extras(data, lang)
-        yield history, skip, None, state, cites, table, chart, banner
+        cites, table, chart, banner = self.extras(data, lang)
+        yield history, skip, None, state, cites, table, chart, banner, skip
 
-    def send_text(text: str, history: list[dict[str, Any]], state: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    def send_text(self, text: str, history: list[dict[str, Any]], state: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+        """A typed message (also a confirmed or edited transcript)."""
         if not (text or "").strip():
-            yield tuple(gr.update() for _ in range(8))
+            yield self._unchanged()
             return
-        yield from run_turn(history, state, text=text.strip())
+        yield from self.run_turn(history, state, text=text.strip())
 
-    def send_voice(audio: str | None, history: list[dict[str, Any]], state: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    def send_voice(self, audio: str | None, history: list[dict[str, Any]],
+                   state: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+        """A recording (microphone or upload): transcribe it first. An error is shown and
+        nothing is sent; a low-confidence transcript goes into the text box with a notice,
+        for the customer to confirm or edit and send; otherwise it is sent as a voice turn."""
+        lang = state.get("lang") or "zh"
+        skip = gr.update()
         if not audio:
-            yield tuple(gr.update() for _ in range(8))
+            yield skip, skip, skip, state, skip, skip, skip, skip, notice_html(_t(lang, "no_audio"), "info")
             return
-        yield from run_turn(history, state, audio=audio)
+        yield skip, skip, skip, state, skip, skip, skip, skip, notice_html(_t(lang, "listening"), "info")
+        try:
+            heard = self.svc.transcribe(audio, language=lang)
+        except Exception:  # noqa: BLE001 - shown as a polite error
+            log.exception("widget transcription failed")
+            heard = {"error": {"zh": TEXT["zh"]["error"], "en": TEXT["en"]["error"]}}
+        error = heard.get("error")
+        if error:
+            if isinstance(error, dict):
+                message = error.get(lang) or error.get("zh") or error.get("en")
+            else:
+                message = str(error)
+            yield skip, skip, None, state, skip, skip, skip, skip, notice_html(str(message or _t(lang, "error")), "error")
+            return
+        text = str(heard.get("text") or "").strip()
+        if heard.get("low_confidence") or not text:
+            # Not sure what was said: the customer confirms or edits it, then presses Send.
+            yield skip, text, None, state, skip, skip, skip, skip, notice_html(_t(lang, "confirm"))
+            return
+        yield from self.run_turn(history, state, audio=audio, heard=text)
 
-    def poll(history: list[dict[str, Any]], state: dict[str, Any]) -> tuple[Any, Any]:
+    def poll(self, history: list[dict[str, Any]], state: dict[str, Any]) -> tuple[Any, Any]:
         """Staff messages and hand-off notices since the last poll, and the banner."""
         sid = state.get("sid")
         if not sid or state.get("busy"):
             return gr.update(), gr.update()
         try:
-            msgs, handoff = svc.messages_after(sid, state.get("last_poll", 0), roles=("staff", "system"))
+            msgs, handoff = self.svc.messages_after(sid, state.get("last_poll", 0), roles=("staff", "system"))
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
             log.debug("poll failed", exc_info=True)
             return gr.update(), gr.update()
@@ -295,7 +375,9 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
         history = list(history or []) + [staff_bubble(m, lang) for m in msgs]
         return history, banner
 
+    @staticmethod
     def set_language(lang: str, state: dict[str, Any]) -> tuple[Any, ...]:
+        """Every label in ``lang``; the last output is the language radio (value and label)."""
         state["lang"] = lang if lang in TEXT else "zh"
         lang = state["lang"]
         return (state, _t(lang, "title"), _t(lang, "subtitle"),
@@ -309,19 +391,20 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
                 gr.update(label=_t(lang, "breakdown")),
                 gr.update(label=_t(lang, "chart")),
                 banner_html(state.get("handoff"), lang),
-                gr.update(label=_t(lang, "language")))
+                gr.update(value=lang, label=_t(lang, "language")))
 
-    def on_load(request: gr.Request) -> tuple[Any, ...]:
-        lang = "zh"
-        try:
-            wanted = (request.query_params.get("lang") or "").lower() if request is not None else ""
-            lang = "en" if wanted.startswith("en") else "zh"
-        except Exception:  # noqa: BLE001
-            pass
-        return (lang,)
+    def on_load(self, state: dict[str, Any], request: gr.Request) -> tuple[Any, ...]:
+        """Page load: the language from ``?lang=`` (default Chinese), every label in it."""
+        return self.set_language(query_language(request), state)
+
+
+# --------------------------------------------------------------------------- the app
+def build(service: AnxinService | None = None) -> gr.Blocks:
+    """The customer widget as a Gradio Blocks app."""
+    h = WidgetHandlers(service or default_service())
 
     with gr.Blocks(title="安心 Anxin", analytics_enabled=False, fill_width=False) as demo:
-        state = gr.State(new_state())
+        state = gr.State(h.new_state())
         with gr.Row(equal_height=True):
             with gr.Column(scale=5):
                 title = gr.Markdown(_t("zh", "title"))
@@ -330,6 +413,7 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
         banner = gr.HTML("")
         chat = gr.Chatbot(label=_t("zh", "chat"), height=460, buttons=["copy"], feedback_options=None,
                           sanitize_html=True, render_markdown=True)
+        notice = gr.HTML("")
         with gr.Row():
             box = gr.Textbox(placeholder=_t("zh", "placeholder"), label=_t("zh", "chat"), show_label=False,
                              lines=1, max_lines=6, max_length=4000, scale=8, autofocus=True)
@@ -344,16 +428,18 @@ def build(service: AnxinService | None = None) -> gr.Blocks:
                            y_title=_t("zh", "premium"), x_title=" ", height=260)
         timer = gr.Timer(POLL_SECONDS)
 
-        outputs = [chat, box, audio, state, clauses, table, chart, banner]
-        send.click(send_text, [box, chat, state], outputs, concurrency_limit=None, **_api("send_text"))
-        box.submit(send_text, [box, chat, state], outputs, concurrency_limit=None, **PRIVATE)
-        send_audio.click(send_voice, [audio, chat, state], outputs, concurrency_limit=None, **_api("send_voice"))
-        timer.tick(poll, [chat, state], [chat, banner], show_progress="hidden", concurrency_limit=None, **PRIVATE)
-        lang_radio.change(set_language, [lang_radio, state],
-                          [state, title, subtitle, chat, box, send, voice_box, audio, send_audio, clause_box,
-                           table, chart, banner, lang_radio], show_progress="hidden", **PRIVATE)
-        demo.load(on_load, None, [lang_radio], show_progress="hidden", **PRIVATE)
+        outputs = [chat, box, audio, state, clauses, table, chart, banner, notice]
+        send.click(h.send_text, [box, chat, state], outputs, concurrency_limit=None, **_api("send_text"))
+        box.submit(h.send_text, [box, chat, state], outputs, concurrency_limit=None, **PRIVATE)
+        send_audio.click(h.send_voice, [audio, chat, state], outputs, concurrency_limit=None, **_api("send_voice"))
+        timer.tick(h.poll, [chat, state], [chat, banner], show_progress="hidden", concurrency_limit=None, **PRIVATE)
+        labelled = [state, title, subtitle, chat, box, send, voice_box, audio, send_audio, clause_box,
+                    table, chart, banner, lang_radio]
+        # ``input``: the customer's clicks only (the load event below sets the radio too).
+        lang_radio.input(h.set_language, [lang_radio, state], labelled, show_progress="hidden", **PRIVATE)
+        demo.load(h.on_load, [state], labelled, show_progress="hidden", **PRIVATE)
     return demo
 
 
-__all__ = ["build", "theme", "CSS", "citations_html", "breakdown_frame", "simulation_frame", "banner_html", "TEXT"]
+__all__ = ["build", "theme", "CSS", "citations_html", "breakdown_frame", "simulation_frame", "banner_html",
+           "notice_html", "query_language", "WidgetHandlers", "N_OUTPUTS", "TEXT"]
