@@ -632,7 +632,7 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
     if not results:
         return None
     query = _query(question, idf, ignore)
-    top, overlap, sim = _pick_top(results, query)
+    top, overlap, sim = _pick_top(results, query, question)
     if top is None:
         return None
     if top is not results[0]:
@@ -694,27 +694,34 @@ def _term_share(query: _Query, hit: dict[str, Any]) -> float:
     return sum(query.weight(t) for t in query.terms & clause) / total if total else 0.0
 
 
-def _pick_top(results: list[dict[str, Any]], query: _Query) -> tuple[dict[str, Any] | None, float, float]:
-    """The clause to answer from: the search's first when it is relevant, unless one of
-    the next two (same product, or general terms) matches the question clearly better,
-    in its own words or in the policy terms of the lexicon; when the first is not
-    relevant, the better relevant one of the next two. (None, …) when none is relevant."""
+def _pick_top(results: list[dict[str, Any]], query: _Query, question: str) -> tuple[dict[str, Any] | None, float, float]:
+    """The clause to answer from, with its relevance. The search's first when it is
+    relevant, except that a question whether something is covered goes to an exclusion
+    among the next two (same product) whose vocabulary the lexicon found in the customer's
+    words ("跑滴滴" → 营运, 网约车) and the first clause does not use. When the first is
+    not relevant, the next two count only with enough words in common. (None, …) when
+    none is relevant."""
     top = results[0]
     o1, s1 = _relevance(query, top)
-    t1 = _term_share(query, top)
-    best, best_o, best_s = (top, o1, s1) if _relevant(o1, s1) else (None, 0.0, 0.0)
+    if _relevant(o1, s1):
+        if "-EXC-" in str(top.get("clause_id", "")) or not _COVER_Q.search(question) or not query.terms:
+            return top, o1, s1
+        t1 = _term_share(query, top)
+        for hit in results[1:3]:
+            if "-EXC-" not in str(hit.get("clause_id", "")) or hit.get("product_id") != top.get("product_id"):
+                continue
+            o, s_ = _relevance(query, hit)
+            t = _term_share(query, hit)
+            if _relevant(o, s_) and t >= 0.5 and t >= t1 + 0.3 and o >= o1 - 0.05:
+                return hit, o, s_
+        return top, o1, s1
+    best, best_o, best_s = None, 0.0, 0.0
     for hit in results[1:3]:
         same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
         if not same:
             continue
         o, s_ = _relevance(query, hit)
-        if not _relevant(o, s_):
-            continue
-        if best is None:
-            if o > best_o:
-                best, best_o, best_s = hit, o, s_
-            continue
-        if best is top and (o >= o1 + 0.15 or (o >= o1 and _term_share(query, hit) >= t1 + 0.4)):
+        if o >= OVERLAP_FLOOR and o > best_o:
             best, best_o, best_s = hit, o, s_
     return best, best_o, best_s
 

@@ -12,7 +12,7 @@
   returns the ``none`` back-end.
 * Each local model keeps the KV state of its last few fixed prompt prefixes (system
   prompt + examples), so alternating intent / emotion / phrasing calls only evaluate
-  the customer's words (``ANXIN_LLM_PREFIX_STATES``, default 6).
+  the customer's words (``ANXIN_LLM_PREFIX_STATES``, default 8).
 * ``openai``: any OpenAI-compatible server through ``langchain-openai``
   (``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` default ``not-needed``, ``ANXIN_MODEL``
   default ``gpt-4o-mini``). Every message is passed through the redaction hook
@@ -219,6 +219,32 @@ def _valid_calls(calls: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str
     return out
 
 
+def _params_of(tools: Sequence[Mapping[str, Any]], name: str) -> dict[str, Any]:
+    for tool in tools:
+        if tool["function"]["name"] == name:
+            return dict((tool["function"].get("parameters") or {}).get("properties") or {})
+    return {}
+
+
+def _stated_args(args: Mapping[str, Any], props: Mapping[str, Any], said: str) -> dict[str, Any]:
+    """Arguments a small model proposed, kept only when the tool has that parameter and
+    the value is a boolean, one of the parameter's enum values, or appears in what the
+    customer wrote (a 1.5B model invents names, dates and ids otherwise)."""
+    text = said.casefold()
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        spec = props.get(key)
+        if not isinstance(spec, Mapping) or value is None or isinstance(value, (dict, list)):
+            continue
+        if isinstance(value, bool) or value in (spec.get("enum") or []):
+            out[key] = value
+            continue
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        if shown and shown.casefold() in text:
+            out[key] = value
+    return out
+
+
 def _use_fast(fast: bool | None) -> bool:
     """Whether a constrained call goes to the fast tier. Default (``ANXIN_LLM_FAST``
     unset): no. Measured here, the 0.5B labelled 3/8 intents and 4/6 emotions right
@@ -308,14 +334,18 @@ class LLMBackend(ABC):
         schema = {"type": "object", "properties": {"tool": {"type": "string", "enum": names},
                                                    "args": {"type": "object"}},
                   "required": ["tool", "args"]}
-        raw = self._complete_json(prompts.tool_choice_messages(schemas, to_dicts(messages)), schema,
-                                  max_tokens=96, timeout_s=timeout_s, fast=False)
+        conversation = to_dicts(messages)
+        raw = self._complete_json(prompts.tool_choice_messages(schemas, conversation), schema,
+                                  max_tokens=128, timeout_s=timeout_s, fast=False)
         obj = _json_object(raw)
         if obj is None:
             return None
         if obj.get("tool") == "none":
             return []
-        return _valid_calls([{"name": obj.get("tool"), "args": obj.get("args")}], schemas)
+        calls = _valid_calls([{"name": obj.get("tool"), "args": obj.get("args")}], schemas)
+        said = " ".join(m["content"] for m in conversation if m["role"] == "user")
+        return [{"name": c["name"], "args": _stated_args(c["args"], _params_of(schemas, c["name"]), said)}
+                for c in calls]
 
     def warm_up(self) -> None:
         """Load the models and prime the cache of the fixed system prompt (no-op by default)."""
@@ -372,13 +402,13 @@ def _threads() -> int:
 
 
 def _prefix_states() -> int:
-    """``ANXIN_LLM_PREFIX_STATES`` (default 6; 0 turns it off): how many KV states of
+    """``ANXIN_LLM_PREFIX_STATES`` (default 8; 0 turns it off): how many KV states of
     fixed prompt prefixes each local model keeps, so calls that alternate system prompts
     (intent, emotion, slots, phrasing) each resume from their own evaluated prefix."""
     try:
-        return max(0, int(os.environ.get("ANXIN_LLM_PREFIX_STATES", "6")))
+        return max(0, int(os.environ.get("ANXIN_LLM_PREFIX_STATES", "8")))
     except ValueError:
-        return 6
+        return 8
 
 
 class _LocalModel:

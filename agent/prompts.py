@@ -171,7 +171,7 @@ TOOL_CHOICE_INSTRUCTIONS = (
     "Tools (name(arguments): purpose):\n{tools}\n"
     "none(): no tool fits.\n"
     'Reply with JSON only: {{"tool": "<name>", "args": {{...}}}}. '
-    "Only use argument values the customer stated; leave others out."
+    "args: only values the customer wrote; leave everything else out ({{}} when nothing was stated)."
 )
 
 

@@ -100,6 +100,14 @@ def test_extraction_grammar_allows_null() -> None:
     assert llm._clean_extracted({"age": 3, "sum": None, "other": 1}, {"properties": {"age": {}, "sum": {}}}) == {"age": 3}
 
 
+def test_local_tool_args_keep_only_what_the_customer_said() -> None:
+    props = {"product_id": {"type": "string"}, "age": {"type": "integer"}, "gender": {"enum": ["M", "F"]},
+             "smoker": {"type": "boolean"}, "name": {"type": "string"}}
+    args = {"product_id": "MED-100", "age": 30, "gender": "M", "smoker": False, "name": "John Doe", "dob": "1990-01-01"}
+    assert llm._stated_args(args, props, "30岁男性，med-100一年保费多少？") == {
+        "product_id": "MED-100", "age": 30, "gender": "M", "smoker": False}
+
+
 def test_label_grammar_is_exact() -> None:
     g = llm._label_gbnf(llm._label_schema(["a_b", "c"]))
     assert g is not None and '"a_b" | "c"' in g and g.startswith("root ::=")
