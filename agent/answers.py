@@ -38,6 +38,9 @@ from anxin.knowledge.text import tokenize
 #: answer (11 refused); see the closing note of issue 4.
 SIM_FLOOR = 0.86
 OVERLAP_FLOOR = 0.35
+#: When the search's first clause is not relevant, one of the next two still answers
+#: when this share of the question's word weight occurs in it.
+FALLBACK_OVERLAP = 0.5
 #: Longest answer quoted from clauses (characters; English says the same in more).
 MAX_CHARS = 320
 MAX_CHARS_EN = 480
@@ -102,9 +105,13 @@ class Answer:
     relevance: float = 0.0
 
 
+#: English forms the stemmer leaves apart that mean the same for matching.
+_SAME = {"paid": "pay", "payment": "pay", "repaid": "repay"}
+
+
 def content_tokens(text: str) -> set[str]:
     """Question words that carry meaning (stop words and single Latin letters dropped)."""
-    return {tok for tok in tokenize(text) if tok not in _STOP and not re.fullmatch(r"[a-z]|\W+", tok)}
+    return {_SAME.get(tok, tok) for tok in tokenize(text) if tok not in _STOP and not re.fullmatch(r"[a-z]|\W+", tok)}
 
 
 _IDF_CACHE: dict[int, tuple[dict[str, float], float]] = {}
@@ -446,9 +453,10 @@ def _score(unit: _Unit, words: set[str], terms: set[str], piece: str, weight: Ca
 
 
 def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
-            wants_list: bool = False) -> tuple[list[int], list[float]]:
+            wants_list: bool = False, evidence: set[str] | None = None) -> tuple[list[int], list[float]]:
     """Indices of the units to quote (a list intro stands for its items too) and, per
-    sub-question, the best score reached."""
+    sub-question, the best score reached over the words of ``evidence`` (the words of
+    all the clauses compared), so that clauses can be compared."""
     cands = [u for u in units if u.kind != "question"]
     if not cands:
         return [], [0.0 for _ in query.parts]
@@ -459,7 +467,7 @@ def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
     for n, (piece, words, terms) in enumerate(query.parts):
         for u in cands:
             table[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number, present)
-            absolute[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number)
+            absolute[(n, u.idx)] = _score(u, words, terms, piece, query.weight, has_number, evidence)
     best_per_part = [max((absolute[(n, u.idx)] for u in cands), default=0.0) for n in range(len(query.parts))]
     chosen: list[int] = []
     if wants_list:
@@ -644,7 +652,7 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
     wants_list = bool(_DOCS.search(question))
     top_units = _units(top.get("text", ""))
     top_list = wants_list and any(len(u.items) >= 2 for u in top_units)
-    chosen, top_best = _choose(top_units, query, question, limit=2, wants_list=top_list)
+    chosen, _ = _choose(top_units, query, question, limit=2 if lang == "zh" else 3, wants_list=top_list)
 
     lead = ""
     if "-EXC-" in str(top.get("clause_id", "")).upper() and _COVER_Q.search(question):
@@ -658,7 +666,7 @@ def answer_from_clauses(question: str, results: list[dict[str, Any]], lang: str,
 
     cited = [top]
     quotes = [_quote(top_units, chosen, query, question, lang, top_list)]
-    second = _second_clause(results, top, query, question, top_best)
+    second = _second_clause(results, top, query, question, lang)
     if second is not None:
         units = _units(second.get("text", ""))
         sub_list = wants_list and any(len(u.items) >= 2 for u in units) and not top_list
@@ -721,29 +729,37 @@ def _pick_top(results: list[dict[str, Any]], query: _Query, question: str) -> tu
         if not same:
             continue
         o, s_ = _relevance(query, hit)
-        if o >= OVERLAP_FLOOR and o > best_o:
+        if o >= FALLBACK_OVERLAP and o > best_o:
             best, best_o, best_s = hit, o, s_
     return best, best_o, best_s
 
 
 def _second_clause(results: list[dict[str, Any]], top: dict[str, Any], query: _Query, question: str,
-                   top_best: list[float]) -> dict[str, Any] | None:
+                   lang: str) -> dict[str, Any] | None:
     """A second clause of the same product (or a general clause) that is also relevant:
     the first one that shares most of the question's words with the first clause, unless
     another one clearly answers better a sub-question the first clause answers less well."""
     overlap = relevance(query.tokens, top, query.weight)[0]
+    others = [h for h in results[1:3]
+              if h.get("product_id") == top.get("product_id") or str(h.get("clause_id", "")).startswith("GEN-")]
+    if not others:
+        return None
+    evidence: set[str] = set()
+    units_of = {}
+    for hit in [top, *others]:
+        units_of[id(hit)] = _units(hit.get("text", ""))
+        for u in units_of[id(hit)]:
+            evidence |= u.tokens | u.aux
+    _, top_best = _choose(units_of[id(top)], query, question, limit=1, evidence=evidence)
     fallback = None
     gains: list[tuple[float, int, dict[str, Any]]] = []
-    for n, hit in enumerate(results[1:3]):
-        same = hit.get("product_id") == top.get("product_id") or str(hit.get("clause_id", "")).startswith("GEN-")
-        if not same:
-            continue
+    for n, hit in enumerate(others):
         o2, s2 = relevance(query.tokens, hit, query.weight)
         if fallback is None and _relevant(o2, s2) and o2 >= 0.6 * overlap and o2 > 0:
             fallback = hit
         if not _relevant(*_relevance(query, hit)):
             continue
-        _, best = _choose(_units(hit.get("text", "")), query, question, limit=1)
+        _, best = _choose(units_of[id(hit)], query, question, limit=1, evidence=evidence)
         gains.append((sum(max(0.0, b - a) for a, b in zip(top_best, best)), -n, hit))
     if gains:
         gain, _, hit = max(gains, key=lambda g: g[:2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
 from functools import lru_cache
@@ -90,6 +91,14 @@ def product_of_policy(policy_number: str | None) -> str | None:
         return None
     pid = f"{m.group(1).upper()}-{m.group(2)}"
     return pid if pid in _catalog_products() else None
+
+
+def _llm_nlu(llm: Any) -> bool:
+    """Whether the LLM also classifies and extracts. On the embedded 2-core model a
+    245-token classification prompt alone costs seconds, so the local back-end only
+    writes the opening sentence unless ``ANXIN_LLM_LOCAL_NLU=1``; a server back-end
+    (``openai``) does all three."""
+    return llm.name != "local" or os.environ.get("ANXIN_LLM_LOCAL_NLU", "0") == "1"
 
 
 def detect_language(text: str, previous: str | None, hint: str | None) -> str:
@@ -337,7 +346,7 @@ class Turn:
     def _llm_classifier(self) -> Any:
         """The LLM as a tie-breaker for ambiguous intents (None on the ``none`` back-end)."""
         llm = self.advisor.llm
-        if llm.name == "none" or not llm.available:
+        if llm.name == "none" or not llm.available or not _llm_nlu(llm):
             return None
         from anxin.agent.prompts import INTENT_CLASSIFY_INSTRUCTIONS
         from anxin.agent.types import INTENTS
@@ -348,7 +357,7 @@ class Turn:
         """Ask the LLM (when there is one) for the slots we asked about that the parsers
         did not find in the answer. Its values are proposals: the tools validate them."""
         llm = self.advisor.llm
-        if llm.name == "none" or not llm.available or not st.expecting or not st.product_id:
+        if llm.name == "none" or not llm.available or not st.expecting or not st.product_id or not _llm_nlu(llm):
             return
         params = product_params(st.product_id)
         wanted = [n for n in st.expecting if n in params and n not in self.entities]
