@@ -182,12 +182,22 @@ def _first_sentence(text: str, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Arguments listed per tool in :func:`compact_tool_list` (``quote`` has ~50 rating factors;
+#: listing them all makes a small model fill every one with invented values).
+MAX_TOOL_ARGS = 8
+
+
 def compact_tool_list(tools: Iterable[Mapping[str, Any]]) -> str:
-    """One line per OpenAI-form tool schema: ``name(arg1, arg2): first sentence of its description``."""
+    """One line per OpenAI-form tool schema: ``name(arg1, arg2, …): first sentence of its
+    description`` (required arguments first, at most :data:`MAX_TOOL_ARGS`)."""
     lines = []
     for tool in tools:
         fn = tool.get("function", tool)
-        args = ", ".join((fn.get("parameters") or {}).get("properties", {}))
+        params = fn.get("parameters") or {}
+        names = list(params.get("properties", {}))
+        required = [n for n in params.get("required", []) if n in names]
+        ordered = required + [n for n in names if n not in required]
+        args = ", ".join(ordered[:MAX_TOOL_ARGS]) + (", …" if len(ordered) > MAX_TOOL_ARGS else "")
         lines.append(f"{fn['name']}({args}): {_first_sentence(fn.get('description', ''))}")
     return "\n".join(lines)
 

@@ -108,6 +108,23 @@ def test_local_tool_args_keep_only_what_the_customer_said() -> None:
         "product_id": "MED-100", "age": 30, "gender": "M", "smoker": False}
 
 
+def test_json_parsing_tolerates_fences_and_truncation() -> None:
+    assert llm._json_object('```json\n{"label": "quote"}\n```') == {"label": "quote"}
+    cut = '{"tool": "quote", "args": {"product_id": "MED-100", "age": "30", "gender": "ma'
+    assert llm._json_object(cut) == {"tool": "quote", "args": {"product_id": "MED-100", "age": "30"}}
+    assert llm._json_object("no json here") is None
+
+
+def test_compact_tool_list_caps_arguments() -> None:
+    from anxin.tools import registry
+
+    lines = prompts.compact_tool_list(registry.openai_schemas()).splitlines()
+    assert len(lines) == len(registry.names())
+    quote = next(line for line in lines if line.startswith("quote("))
+    args = quote[len("quote("): quote.index(")")].split(", ")
+    assert len(args) == prompts.MAX_TOOL_ARGS + 1 and args[-1] == "…"
+
+
 def test_label_grammar_is_exact() -> None:
     g = llm._label_gbnf(llm._label_schema(["a_b", "c"]))
     assert g is not None and '"a_b" | "c"' in g and g.startswith("root ::=")
