@@ -486,8 +486,7 @@ def _choose(units: list[_Unit], query: _Query, question: str, limit: int,
     # fill up to the limit with the next best units for the question as a whole
     overall = {u.idx: max(table[(n, u.idx)] for n in range(len(query.parts))) for u in cands}
     top = max(overall.values()) if overall else 0.0
-    first = cands[0].idx
-    for idx in sorted(overall, key=lambda i: (i != first, -overall[i])):
+    for idx in sorted(overall, key=lambda i: -overall[i]):
         if len(chosen) >= max(limit, 1):
             break
         # the opening sentence states the clause's rule: it frames the answer when there is room
